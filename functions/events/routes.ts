@@ -1,0 +1,7 @@
+import { type AppRouter, createRouter } from '../../shared/http/app-kit.ts';
+import type { Services } from '../../shared/services.ts';
+
+/** Routes of the events function (mounted by its app and by the local stack). */
+export function eventsRoutes(_services: Services): AppRouter {
+  return createRouter();
+}

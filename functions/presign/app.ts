@@ -1,0 +1,8 @@
+import { createFunctionApp } from '../../shared/http/app-kit.ts';
+import type { Services } from '../../shared/services.ts';
+import { presignRoutes } from './routes.ts';
+
+/** The presign function as a standalone Hono app. Builds nothing until called. */
+export function createPresignApp(services: Services) {
+  return createFunctionApp('presign', services).route('/', presignRoutes(services));
+}

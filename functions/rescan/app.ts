@@ -1,0 +1,8 @@
+import { createFunctionApp } from '../../shared/http/app-kit.ts';
+import type { Services } from '../../shared/services.ts';
+import { rescanRoutes } from './routes.ts';
+
+/** The rescan function as a standalone Hono app. Builds nothing until called. */
+export function createRescanApp(services: Services) {
+  return createFunctionApp('rescan', services).route('/', rescanRoutes(services));
+}

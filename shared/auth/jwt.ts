@@ -1,0 +1,126 @@
+import {
+  createRemoteJWKSet,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+import type { Config } from '../config/load.ts';
+import { AppError, ERRORS } from '../errors.ts';
+
+/** Who is calling: a user from a JWT. Bucket tokens (presign) add their own scope on top. */
+export interface Principal {
+  sub: string;
+  roles: string[];
+  /** `user` for access tokens, `bucket` for bucket tokens. */
+  kind: 'user' | 'bucket';
+  claims: JWTPayload;
+}
+
+export const isAdmin = (p: Principal) => p.roles.includes('admin');
+
+/** Why a token was refused; returned as `details.reason` in the 401 body. */
+export type AuthFailure =
+  | 'missing_token'
+  | 'malformed_token'
+  | 'unsupported_algorithm'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'bad_claims'
+  | 'wrong_token_type';
+
+const encoder = new TextEncoder();
+
+/** Turns a jose failure into a 401 with a stable reason (never the library's stack). */
+export function authError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof joseErrors.JWTExpired) return ERRORS.unauthorized('expired', 'Token expired');
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'nbf') return ERRORS.unauthorized('not_yet_valid', 'Token not yet valid');
+    return ERRORS.unauthorized('bad_claims', `Token claim '${err.claim}' is invalid`);
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) {
+    return ERRORS.unauthorized('unsupported_algorithm', 'Token algorithm not accepted');
+  }
+  if (
+    err instanceof joseErrors.JWSSignatureVerificationFailed ||
+    err instanceof joseErrors.JWKSNoMatchingKey
+  ) {
+    return ERRORS.unauthorized('bad_signature', 'Token signature is invalid');
+  }
+  return ERRORS.unauthorized('malformed_token', 'Token is malformed');
+}
+
+/** Extracts the bearer token from an Authorization header value. */
+export function bearer(header: string | undefined | null): string {
+  if (!header) throw ERRORS.unauthorized('missing_token');
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m?.[1])
+    throw ERRORS.unauthorized('malformed_token', 'Authorization header must be "Bearer <token>"');
+  return m[1];
+}
+
+/**
+ * Verifies user access tokens: HS256 with `JWT_SECRET`, or RS256/ES256 against `SLUICE_JWKS_URL`.
+ * Algorithms are pinned, so `alg: none` and algorithm confusion are refused by construction.
+ */
+export function createTokenVerifier(auth: Config['auth']) {
+  const jwks = auth.jwksUrl
+    ? createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: 30_000 })
+    : undefined;
+  const secret = auth.jwtSecret ? encoder.encode(auth.jwtSecret) : undefined;
+  const claimChecks = { issuer: auth.issuer, audience: auth.audience, clockTolerance: 5 };
+
+  return async function verify(token: string): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      const header = JSON.parse(
+        Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8'),
+      ) as { alg?: string };
+      if (header.alg?.startsWith('HS')) {
+        if (!secret)
+          throw ERRORS.unauthorized('unsupported_algorithm', 'HS256 tokens are not accepted here');
+        ({ payload } = await jwtVerify(token, secret, { ...claimChecks, algorithms: ['HS256'] }));
+      } else {
+        if (!jwks)
+          throw ERRORS.unauthorized('unsupported_algorithm', 'Token algorithm not accepted');
+        ({ payload } = await jwtVerify(token, jwks, {
+          ...claimChecks,
+          algorithms: ['RS256', 'ES256'],
+        }));
+      }
+    } catch (err) {
+      if (err instanceof SyntaxError)
+        throw ERRORS.unauthorized('malformed_token', 'Token is malformed');
+      throw authError(err);
+    }
+    if (payload.typ !== undefined && payload.typ !== 'access') {
+      throw ERRORS.unauthorized('wrong_token_type', 'Not an access token');
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '')
+      throw ERRORS.unauthorized('bad_claims', "Token has no 'sub'");
+    const roles = Array.isArray(payload.roles)
+      ? payload.roles.filter((r): r is string => typeof r === 'string')
+      : [];
+    return { sub: payload.sub, roles, kind: 'user', claims: payload };
+  };
+}
+
+export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
+
+/** Mints an HS256 access token (local stack dev token, CLI `sluice token`, tests). */
+export async function mintAccessToken(
+  auth: Pick<Config['auth'], 'jwtSecret' | 'issuer' | 'audience'>,
+  opts: { sub: string; roles?: string[]; ttlS?: number; extra?: Record<string, unknown> },
+): Promise<string> {
+  if (!auth.jwtSecret) throw new Error('JWT_SECRET is required to mint tokens');
+  let jwt = new SignJWT({ roles: opts.roles ?? [], typ: 'access', ...opts.extra })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(opts.sub)
+    .setIssuedAt()
+    .setExpirationTime(`${opts.ttlS ?? 600}s`);
+  if (auth.issuer) jwt = jwt.setIssuer(auth.issuer);
+  if (auth.audience) jwt = jwt.setAudience(auth.audience);
+  return jwt.sign(encoder.encode(auth.jwtSecret));
+}

@@ -1,0 +1,248 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { z } from 'zod';
+import { type Env, envSchema } from './schema.ts';
+
+/** A storage backend as configured: a mounted filesystem (`local`/`nfs`) or a bucket prefix (`s3`). */
+export interface BackendConfig {
+  /** Logical name (`vast`, `scratch`, ...), the same on every machine. */
+  name: string;
+  /** `local` and `nfs` are mounted filesystems; `s3` is a bucket + prefix on the object store. */
+  type: 'local' | 'nfs' | 's3';
+  /** This machine's mount point (filesystem types). */
+  basePath?: string;
+  /** Bucket (s3 type); defaults to `MINIO_BUCKET`. */
+  bucket?: string;
+  /** Key prefix inside the bucket (s3 type). */
+  prefix?: string;
+  /** Free text shown in listings. */
+  description?: string;
+}
+
+/** The parsed, validated settings every service receives. Secrets stay in here and nowhere else. */
+export interface Config {
+  port: number;
+  function: Env['SLUICE_FUNCTION'];
+  log: { level: Env['LOG_LEVEL']; file?: string };
+  auth: {
+    jwtSecret?: string;
+    jwksUrl?: string;
+    issuer?: string;
+    audience?: string;
+    accessTtlS: number;
+    bucketTokenSecret?: string;
+    bucketTokenTtlMin: number;
+  };
+  s3: {
+    endpoint: string;
+    publicEndpoint: string;
+    adminEndpoint: string;
+    accessKey?: string;
+    secretKey?: string;
+    bucket: string;
+    prefix: string;
+    region: string;
+  };
+  database: { url: string; poolMax: number };
+  dataRoot: string;
+  storage: BackendConfig[];
+  viewer: { autoloadMaxBytes: number; disableAutoload: boolean };
+  presign: { singlePutMaxBytes: number; ttlS: number };
+  events: {
+    webhookToken?: string;
+    suffixes: string[];
+    maxConcurrent: number;
+    dropOnDelete: boolean;
+    leaseS: number;
+    /** Pipeline chosen per key prefix (`tables` or `profile`); unlisted keys are auto-detected. */
+    pipelines: Record<string, 'tables' | 'profile'>;
+  };
+  rescan: { token?: string; intervalS: number };
+  local: { events: boolean };
+  workers: { ttlS: number };
+}
+
+/** Raised when settings are missing or malformed; the message names every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const backendSchema = z
+  .object({
+    type: z.enum(['local', 'nfs', 's3']),
+    base_path: z.string().min(1).optional(),
+    bucket: z.string().min(3).optional(),
+    prefix: z.string().optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+
+const tomlSchema = z
+  .object({
+    storage: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9_-]*$/i, 'backend names are [a-z0-9_-]'),
+        backendSchema,
+      )
+      .optional(),
+    ingest: z
+      .object({ pipelines: z.record(z.string(), z.enum(['tables', 'profile'])).optional() })
+      .strict()
+      .optional(),
+  })
+  .passthrough();
+
+/** Turns `host:port` or a URL into a URL string, honouring `MINIO_SECURE` for the bare form. */
+export function endpointUrl(value: string, secure: boolean): string {
+  const withScheme = /^https?:\/\//i.test(value)
+    ? value
+    : `${secure ? 'https' : 'http'}://${value}`;
+  const url = new URL(withScheme);
+  return url.origin;
+}
+
+function formatIssues(issues: z.core.$ZodIssue[], where: string): string {
+  return issues
+    .map((i) => `${where}${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+function databaseUrl(env: Env): string {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  const host = env.POSTGRES_HOST ?? '127.0.0.1';
+  const auth = env.POSTGRES_PASSWORD
+    ? `${encodeURIComponent(env.POSTGRES_USER)}:${encodeURIComponent(env.POSTGRES_PASSWORD)}`
+    : encodeURIComponent(env.POSTGRES_USER);
+  return `postgres://${auth}@${host}:${env.POSTGRES_PORT}/${encodeURIComponent(env.POSTGRES_DB)}`;
+}
+
+function readToml(file: string): z.infer<typeof tomlSchema> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`SLUICE_CONFIG: cannot read '${file}': ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (err) {
+    throw new ConfigError(`SLUICE_CONFIG: '${file}' is not valid TOML: ${(err as Error).message}`);
+  }
+  const parsed = tomlSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, `${file}: `));
+  return parsed.data;
+}
+
+/** Builds the backend list: `[storage.*]` from TOML, else the legacy `SHARED_STORAGE_ROOT`, plus `data`. */
+function storageBackends(
+  env: Env,
+  toml: z.infer<typeof tomlSchema>,
+  source: string,
+): BackendConfig[] {
+  const backends: BackendConfig[] = [];
+  const tables = toml.storage ?? {};
+  for (const [name, b] of Object.entries(tables)) {
+    if ((b.type === 'local' || b.type === 'nfs') && !b.base_path) {
+      throw new ConfigError(`${source}: [storage.${name}] type '${b.type}' requires base_path`);
+    }
+    backends.push({
+      name,
+      type: b.type,
+      basePath: b.base_path ? path.resolve(b.base_path) : undefined,
+      bucket: b.bucket,
+      prefix: b.prefix,
+      description: b.description,
+    });
+  }
+  if (Object.keys(tables).length === 0 && env.SHARED_STORAGE_ROOT) {
+    backends.push({
+      name: 'default',
+      type: 'local',
+      basePath: path.resolve(env.SHARED_STORAGE_ROOT),
+      description: 'SHARED_STORAGE_ROOT (legacy single root)',
+    });
+  }
+  if (!backends.some((b) => b.name === 'data')) {
+    backends.push({
+      name: 'data',
+      type: 'local',
+      basePath: path.resolve(env.AIMINO_DATA_ROOT),
+      description: 'AIMINO_DATA_ROOT (dataset manifests and copies)',
+    });
+  }
+  return backends;
+}
+
+/** Parses settings from an environment-like record. Pure: no caching, no reads besides `SLUICE_CONFIG`. */
+export function parseConfig(source: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success)
+    throw new ConfigError(`Invalid configuration: ${formatIssues(parsed.error.issues, '')}`);
+  const env = parsed.data;
+  if (!env.JWT_SECRET && !env.SLUICE_JWKS_URL) {
+    throw new ConfigError('Invalid configuration: JWT_SECRET: required (or set SLUICE_JWKS_URL)');
+  }
+  const toml = env.SLUICE_CONFIG ? readToml(env.SLUICE_CONFIG) : {};
+  const endpoint = endpointUrl(env.MINIO_ENDPOINT ?? '127.0.0.1:9000', env.MINIO_SECURE);
+  const suffixes = env.SLUICE_INGEST_SUFFIXES.split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  return {
+    port: env.PORT,
+    function: env.SLUICE_FUNCTION,
+    log: { level: env.LOG_LEVEL, file: env.LOG_FILE_PATH },
+    auth: {
+      jwtSecret: env.JWT_SECRET,
+      jwksUrl: env.SLUICE_JWKS_URL,
+      issuer: env.SLUICE_JWT_ISSUER,
+      audience: env.SLUICE_JWT_AUDIENCE,
+      accessTtlS: env.SLUICE_ACCESS_TTL_S,
+      bucketTokenSecret: env.BUCKET_TOKEN_SECRET ?? env.JWT_SECRET,
+      bucketTokenTtlMin: env.BUCKET_TOKEN_TTL_MIN,
+    },
+    s3: {
+      endpoint,
+      publicEndpoint: env.MINIO_PUBLIC_ENDPOINT
+        ? endpointUrl(env.MINIO_PUBLIC_ENDPOINT, env.MINIO_SECURE)
+        : endpoint,
+      adminEndpoint: env.MINIO_ADMIN_ENDPOINT
+        ? endpointUrl(env.MINIO_ADMIN_ENDPOINT, env.MINIO_SECURE)
+        : endpoint,
+      accessKey: env.MINIO_ACCESS_KEY,
+      secretKey: env.MINIO_SECRET_KEY,
+      bucket: env.MINIO_BUCKET,
+      prefix: env.MINIO_OBJECT_PREFIX,
+      region: env.SLUICE_S3_REGION,
+    },
+    database: { url: databaseUrl(env), poolMax: env.SLUICE_PG_POOL_MAX },
+    dataRoot: path.resolve(env.AIMINO_DATA_ROOT),
+    storage: storageBackends(env, toml, env.SLUICE_CONFIG ?? 'SLUICE_CONFIG'),
+    viewer: {
+      autoloadMaxBytes:
+        env.AIMINO_AUTLOAD_MAX_BYTES ?? env.AIMINO_AUTOLOAD_MAX_BYTES ?? 500_000_000,
+      disableAutoload: env.AIMINO_DISABLE_AUTOLOAD,
+    },
+    presign: { singlePutMaxBytes: env.SLUICE_SINGLE_PUT_MAX_BYTES, ttlS: env.SLUICE_PRESIGN_TTL_S },
+    events: {
+      webhookToken: env.SLUICE_WEBHOOK_TOKEN,
+      suffixes,
+      maxConcurrent: env.SLUICE_MAX_CONCURRENT_INGESTS,
+      dropOnDelete: env.SLUICE_DROP_ON_DELETE,
+      leaseS: env.SLUICE_LEASE_S,
+      pipelines: toml.ingest?.pipelines ?? {},
+    },
+    rescan: { token: env.SLUICE_RESCAN_TOKEN, intervalS: env.SLUICE_RESCAN_INTERVAL_S },
+    local: { events: env.SLUICE_LOCAL_EVENTS },
+    workers: { ttlS: env.SLUICE_WORKER_TTL_S },
+  };
+}
+
+let cached: Config | undefined;
+
+/** The process configuration, parsed from `process.env` once. Only runtime entries call this. */
+export function getConfig(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}

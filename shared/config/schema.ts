@@ -1,0 +1,121 @@
+import { z } from 'zod';
+
+/** Accepts the spellings deployments use for booleans: 1/0, true/false, yes/no, on/off. */
+const flag = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'boolean') return v;
+  const s = v.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+  ctx.addIssue({ code: 'custom', message: `expected a boolean (1/0, true/false), got '${v}'` });
+  return z.NEVER;
+});
+
+const int = (min = 0) => z.coerce.number().int().min(min);
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/**
+ * Every setting Sluice reads from the environment. Names deployments already use are kept verbatim
+ * (including the misspelt `AIMINO_AUTLOAD_MAX_BYTES`); new settings carry the `SLUICE_` prefix.
+ */
+export const envSchema = z.object({
+  /** Port the Node server listens on. */
+  PORT: int(1).default(8080),
+  /** Which function a shared container image runs (`presign`, `datasets`, `events`, `rescan`, `jobs`, `all`). */
+  SLUICE_FUNCTION: z
+    .enum(['presign', 'datasets', 'events', 'rescan', 'jobs', 'all'])
+    .default('all'),
+  /** Path of a TOML file with `[storage.<name>]` backends and other structured settings. */
+  SLUICE_CONFIG: optionalText,
+  /** pino level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Optional file that receives a copy of the JSON log. */
+  LOG_FILE_PATH: optionalText,
+
+  /** HS256 secret for user JWTs (required unless `SLUICE_JWKS_URL` is set). */
+  JWT_SECRET: optionalText,
+  /** JWKS endpoint of an identity provider (RS256/ES256 tokens), e.g. Keycloak's certs URL. */
+  SLUICE_JWKS_URL: optionalText,
+  /** Expected `iss` claim, when set. */
+  SLUICE_JWT_ISSUER: optionalText,
+  /** Expected `aud` claim, when set. */
+  SLUICE_JWT_AUDIENCE: optionalText,
+  /** Lifetime of access tokens minted by `/auth/login` and `/auth/refresh`, seconds. */
+  SLUICE_ACCESS_TTL_S: int(1).default(600),
+  /** Secret for bucket tokens; falls back to `JWT_SECRET`. */
+  BUCKET_TOKEN_SECRET: optionalText,
+  /** Lifetime of bucket tokens, minutes. */
+  BUCKET_TOKEN_TTL_MIN: int(1).default(60),
+
+  /** Object store endpoint reached from inside the cluster (`host:port` or URL). */
+  MINIO_ENDPOINT: optionalText,
+  /** Endpoint users reach; presigned URLs are signed for this host. Defaults to `MINIO_ENDPOINT`. */
+  MINIO_PUBLIC_ENDPOINT: optionalText,
+  /** Endpoint for administrative calls (notification setup, multipart bookkeeping). Defaults to `MINIO_ENDPOINT`. */
+  MINIO_ADMIN_ENDPOINT: optionalText,
+  /** Object store access key. */
+  MINIO_ACCESS_KEY: optionalText,
+  /** Object store secret key. */
+  MINIO_SECRET_KEY: optionalText,
+  /** Use https for endpoints given as `host:port`. */
+  MINIO_SECURE: flag.default(false),
+  /** Bucket that holds uploads and ingested objects. */
+  MINIO_BUCKET: z.string().min(3).default('sluice'),
+  /** Key prefix under which user folders live, e.g. `uploads/`. */
+  MINIO_OBJECT_PREFIX: z.string().default(''),
+  /** Region used for signing (no lookup call is ever made). */
+  SLUICE_S3_REGION: z.string().min(1).default('us-east-1'),
+
+  /** Full Postgres URL; wins over the `POSTGRES_*` parts. */
+  DATABASE_URL: optionalText,
+  /** Postgres host. */
+  POSTGRES_HOST: optionalText,
+  /** Postgres port. */
+  POSTGRES_PORT: int(1).default(5432),
+  /** Postgres database. */
+  POSTGRES_DB: z.string().default('sluice'),
+  /** Postgres user. */
+  POSTGRES_USER: z.string().default('postgres'),
+  /** Postgres password. */
+  POSTGRES_PASSWORD: optionalText,
+  /** Connections per process. */
+  SLUICE_PG_POOL_MAX: int(1).default(10),
+
+  /** Root under which dataset manifests are written (also the storage backend `data`). */
+  AIMINO_DATA_ROOT: z.string().min(1).default('./.sluice/data'),
+  /** Files above this many bytes are not auto-loaded by the viewer (deployed spelling). */
+  AIMINO_AUTLOAD_MAX_BYTES: int(0).optional(),
+  /** Correct spelling of the same setting; the deployed spelling wins when both are set. */
+  AIMINO_AUTOLOAD_MAX_BYTES: int(0).optional(),
+  /** Disable viewer auto-load for every dataset. */
+  AIMINO_DISABLE_AUTOLOAD: flag.default(false),
+  /** Legacy single shared-storage root; becomes backend `default` when no `[storage.*]` table exists. */
+  SHARED_STORAGE_ROOT: optionalText,
+
+  /** Single PUT limit; larger uploads get a multipart plan. */
+  SLUICE_SINGLE_PUT_MAX_BYTES: int(1).default(100 * 1024 * 1024),
+  /** Lifetime of presigned URLs, seconds. */
+  SLUICE_PRESIGN_TTL_S: int(1).default(1800),
+  /** Bearer token MinIO sends with webhook events (`auth_token`). */
+  SLUICE_WEBHOOK_TOKEN: optionalText,
+  /** Bearer token protecting `POST /rescan`. */
+  SLUICE_RESCAN_TOKEN: optionalText,
+  /** Object suffixes that are ingested. */
+  SLUICE_INGEST_SUFFIXES: z.string().default('.h5,.hdf5'),
+  /** Concurrent ingests per process before answering 429. */
+  SLUICE_MAX_CONCURRENT_INGESTS: int(1).default(2),
+  /** Drop `job_*` tables when their object is deleted. */
+  SLUICE_DROP_ON_DELETE: flag.default(false),
+  /** How long an ingest or job lease lasts without a heartbeat, seconds. */
+  SLUICE_LEASE_S: int(1).default(300),
+  /** Local stack: seconds between rescans (0 = off). */
+  SLUICE_RESCAN_INTERVAL_S: int(0).default(300),
+  /** Local stack: wire the local S3 server's events to the events function. */
+  SLUICE_LOCAL_EVENTS: flag.default(true),
+  /** Seconds after which a silent worker is considered gone. */
+  SLUICE_WORKER_TTL_S: int(1).default(60),
+});
+
+export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { bearer, isAdmin, type Principal } from '../auth/jwt.ts';
+import { AppError, ERRORS, mapInfrastructureError, reasonPhrase } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { pingBucket } from '../object-store/clients.ts';
+import type { Services } from '../services.ts';
+
+/** Per-request values set by the shared middleware. */
+export interface AppEnv {
+  Variables: {
+    services: Services;
+    log: Logger;
+    requestId: string;
+    principal: Principal;
+  };
+}
+
+export type AppRouter = OpenAPIHono<AppEnv>;
+
+/**
+ * A router whose zod validation failures become one 400 listing every bad field. Functions build their
+ * routes on one of these and export it; `createFunctionApp` mounts it.
+ */
+export function createRouter(): AppRouter {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        throw ERRORS.validation(
+          result.error.issues.map((i) => ({
+            field: i.path.length ? i.path.join('.') : '(body)',
+            message: i.message,
+          })),
+        );
+      }
+    },
+  });
+}
+
+/** Renders any thrown value as `{ statusCode, code, error, message }`; unexpected errors hide their details. */
+export function renderError(err: unknown, c: Context<AppEnv>): Response {
+  const log = c.get('log');
+  let appErr = mapInfrastructureError(err);
+  if (!appErr && err instanceof HTTPException) {
+    const status = err.status;
+    appErr = new AppError(
+      status as AppError['status'],
+      status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST',
+      err.message || reasonPhrase(status),
+    );
+  }
+  if (!appErr && err instanceof SyntaxError)
+    appErr = ERRORS.badRequest('Request body is not valid JSON');
+  if (!appErr) {
+    log?.error({ err }, 'unhandled error');
+    appErr = new AppError(500, 'INTERNAL', 'Internal error; see the server log for request id');
+  } else if (appErr.status >= 500) {
+    log?.warn(
+      { code: appErr.code, cause: (appErr.cause as Error | undefined)?.message },
+      appErr.message,
+    );
+  }
+  const body = { ...appErr.toBody(), requestId: c.get('requestId') };
+  const headers: Record<string, string> = {};
+  if (appErr.status === 503 || appErr.status === 429)
+    headers['Retry-After'] = String(appErr.details?.retryAfterS ?? 5);
+  return c.json(body, appErr.status, headers);
+}
+
+/**
+ * Requires a valid user access token and stores the caller as `principal`. Functions that also accept
+ * other credentials (bucket tokens) use their own middleware.
+ */
+export const requireUser =
+  (opts: { role?: string } = {}): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const principal = await c.get('services').verifyToken(bearer(c.req.header('authorization')));
+    if (opts.role && !principal.roles.includes(opts.role) && !isAdmin(principal)) {
+      throw ERRORS.forbidden(`Role '${opts.role}' required`);
+    }
+    c.set('principal', principal);
+    await next();
+  };
+
+export interface FunctionAppOptions {
+  /** Largest accepted request body; default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+/**
+ * The app shell every function shares: request id, logging, body limit, error rendering, `/healthz`,
+ * `/readyz`, `/api/v1/storage/backends` and `/openapi.json`. Builds nothing at import time.
+ */
+export function createFunctionApp(
+  name: string,
+  services: Services,
+  opts: FunctionAppOptions = {},
+): AppRouter {
+  const app = createRouter();
+  const log = services.log.child({ fn: name });
+
+  app.use('*', async (c, next) => {
+    const requestId = c.req.header('x-request-id') ?? randomUUID();
+    c.set('services', services);
+    c.set('requestId', requestId);
+    c.set('log', log.child({ reqId: requestId }));
+    const started = performance.now();
+    await next();
+    c.header('x-request-id', requestId);
+    const ms = Math.round(performance.now() - started);
+    const path = c.req.path;
+    if (path !== '/healthz' && path !== '/readyz') {
+      c.get('log').info({ method: c.req.method, path, status: c.res.status, ms }, 'request');
+    }
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: opts.maxBodyBytes ?? 1024 * 1024,
+      onError: () => {
+        throw ERRORS.tooLarge(`Request body exceeds ${opts.maxBodyBytes ?? 1024 * 1024} bytes`);
+      },
+    }),
+  );
+  app.onError(renderError);
+  app.notFound((c) =>
+    renderError(new AppError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`), c),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok', function: name }));
+  app.get('/readyz', async (c) => {
+    const checks: Record<string, { ok: boolean; error?: string; ms: number }> = {};
+    const probe = async (key: string, fn: () => Promise<unknown>) => {
+      const t = performance.now();
+      try {
+        await fn();
+        checks[key] = { ok: true, ms: Math.round(performance.now() - t) };
+      } catch (err) {
+        checks[key] = {
+          ok: false,
+          error: (err as Error).name || 'Error',
+          ms: Math.round(performance.now() - t),
+        };
+      }
+    };
+    await Promise.all([
+      probe('postgres', () => services.db.query('SELECT 1')),
+      probe('objectStore', () => pingBucket(services.s3)),
+    ]);
+    const ok = Object.values(checks).every((v) => v.ok);
+    return c.json({ status: ok ? 'ready' : 'not_ready', function: name, checks }, ok ? 200 : 503);
+  });
+  app.get('/api/v1/storage/backends', async (c) =>
+    c.json({ backends: await services.storage.list(true) }),
+  );
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: `Sluice ${name}`, version: '0.1.0' },
+  });
+  return app;
+}

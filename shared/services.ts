@@ -1,0 +1,60 @@
+import type pg from 'pg';
+import { createTokenVerifier, type TokenVerifier } from './auth/jwt.ts';
+import type { Config } from './config/load.ts';
+import { createPool } from './db/pool.ts';
+import { createLogger, type Logger } from './log/logger.ts';
+import { createS3Clients, type S3Clients, s3Probe } from './object-store/clients.ts';
+import { StorageResolver } from './storage/resolver.ts';
+
+/**
+ * Everything a function needs, created once per process by a runtime entry (or by a test) and passed
+ * to `create*App(services)`. Clients are created lazily on first use; creating them makes no network call.
+ */
+export interface Services {
+  config: Config;
+  log: Logger;
+  readonly db: pg.Pool;
+  readonly s3: S3Clients;
+  storage: StorageResolver;
+  verifyToken: TokenVerifier;
+  /** Releases pools and sockets; entries call it on shutdown. */
+  close(): Promise<void>;
+}
+
+/** Builds the services for `config`. `overrides` lets tests and the local stack inject their own pieces. */
+export function createServices(
+  config: Config,
+  overrides: Partial<Pick<Services, 'log' | 'db' | 's3'>> = {},
+): Services {
+  const log =
+    overrides.log ??
+    createLogger({ level: config.log.level, file: config.log.file, name: 'sluice' });
+  let db = overrides.db;
+  let s3 = overrides.s3;
+  const getS3 = () => {
+    s3 ??= createS3Clients(config.s3);
+    return s3;
+  };
+  const probe = (bucket: string, prefix: string) => s3Probe(getS3())(bucket, prefix);
+  return {
+    config,
+    log,
+    get db() {
+      db ??= createPool({ url: config.database.url, max: config.database.poolMax });
+      return db;
+    },
+    get s3() {
+      return getS3();
+    },
+    storage: new StorageResolver(config.storage, { bucket: config.s3.bucket, s3Probe: probe }, log),
+    verifyToken: createTokenVerifier(config.auth),
+    async close() {
+      if (db && !overrides.db) await db.end().catch(() => {});
+      if (s3 && !overrides.s3) {
+        s3.internal.destroy();
+        s3.admin.destroy();
+        s3.signer.destroy();
+      }
+    },
+  };
+}

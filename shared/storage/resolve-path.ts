@@ -1,0 +1,66 @@
+import { lstat, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { ERRORS } from '../errors.ts';
+
+/**
+ * Splits a relative reference into validated segments. Refuses everything that could name a place
+ * other than "below the base": absolute paths, drive letters, `..`/`.` segments, NUL and control
+ * characters, backslashes, empty segments (`a//b`, trailing `/`) and over-long names.
+ * Percent-encoded text is NOT decoded: `%2e%2e` is a literal (odd, but harmless) file name.
+ */
+export function splitRelative(rel: string, field = 'path'): string[] {
+  if (typeof rel !== 'string' || rel.length === 0) throw ERRORS.invalidPath(`${field} is empty`);
+  if (rel.length > 4096) throw ERRORS.invalidPath(`${field} is longer than 4096 characters`);
+  if (rel.includes('\0')) throw ERRORS.invalidPath(`${field} contains a NUL byte`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
+  if (/[\x01-\x1f\x7f]/.test(rel)) throw ERRORS.invalidPath(`${field} contains control characters`);
+  if (rel.includes('\\')) throw ERRORS.invalidPath(`${field} contains a backslash`);
+  if (rel.startsWith('/') || /^[a-zA-Z]:/.test(rel))
+    throw ERRORS.invalidPath(`${field} must be relative`);
+  const segments = rel.normalize('NFC').split('/');
+  for (const s of segments) {
+    if (s === '') throw ERRORS.invalidPath(`${field} has an empty segment`);
+    if (s === '..') throw ERRORS.pathEscapes();
+    if (s === '.') throw ERRORS.invalidPath(`${field} has a '.' segment`);
+    if (Buffer.byteLength(s) > 255)
+      throw ERRORS.invalidPath(`${field} has a segment over 255 bytes`);
+  }
+  return segments;
+}
+
+/** True when `child` is `base` itself or lies below it (both absolute, normalised). */
+export function isWithin(base: string, child: string): boolean {
+  const rel = path.relative(base, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * Resolves `segments` below `base` and proves, after following every symlink that exists, that the
+ * result is still inside `realBase`. Parts that do not exist yet (an output file) are checked by
+ * resolving the deepest existing ancestor. Returns the joined (non-realpath'd) path, so callers keep
+ * the logical location, not wherever a permitted in-base symlink points.
+ */
+export async function confinedJoin(realBase: string, segments: string[]): Promise<string> {
+  const joined = path.join(realBase, ...segments);
+  if (!isWithin(realBase, joined)) throw ERRORS.pathEscapes();
+  let probe = joined;
+  let tail: string[] = [];
+  for (;;) {
+    try {
+      const real = await realpath(probe);
+      const final = path.join(real, ...tail);
+      if (!isWithin(realBase, final)) throw ERRORS.pathEscapes();
+      return joined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+      // A dangling symlink is still a symlink: refuse it rather than guess where it would lead.
+      const st = await lstat(probe).catch(() => undefined);
+      if (st?.isSymbolicLink()) throw ERRORS.pathEscapes();
+      if (probe === realBase) throw err;
+      tail = [path.basename(probe), ...tail];
+      probe = path.dirname(probe);
+      if (!isWithin(realBase, probe)) throw ERRORS.pathEscapes();
+    }
+  }
+}
