@@ -19,8 +19,13 @@ export type FunctionName = 'presign' | 'datasets' | 'events' | 'rescan' | 'jobs'
 export const functionNames = Object.keys(functionRoutes) as FunctionName[];
 
 /** One function's app, or `all` of them on one app (the local stack and single-container deployments). */
-export function createApp(name: FunctionName | 'all', services: Services, opts?: { maxBodyBytes?: number }) {
+export function createApp(
+  name: FunctionName | 'all',
+  services: Services,
+  opts?: { maxBodyBytes?: number },
+) {
   const app = createFunctionApp(name === 'all' ? 'sluice' : name, services, opts);
-  for (const fn of name === 'all' ? functionNames : [name]) app.route('/', functionRoutes[fn](services));
+  for (const fn of name === 'all' ? functionNames : [name])
+    app.route('/', functionRoutes[fn](services));
   return app;
 }

@@ -6,6 +6,9 @@ import { createApp } from '../registry.ts';
 
 const config = getConfig();
 const services = createServices(config);
-const srv = await serveNode(createApp(config.function, services), { port: config.port, log: services.log });
+const srv = await serveNode(createApp(config.function, services), {
+  port: config.port,
+  log: services.log,
+});
 services.log.info({ fn: config.function, port: config.port }, 'listening');
 drainOnSignals(srv, () => services.close(), services.log);

@@ -34,7 +34,11 @@ export function toMinioWebhookBodies(event: LocalS3Event): unknown[] {
  * Delivers events to a webhook the way MinIO does with a queue directory: in order, retrying any
  * non-2xx with backoff, never dropping an event while the process runs.
  */
-export function createWebhookRelay(opts: { url: string; token?: string; log?: (msg: string) => void }) {
+export function createWebhookRelay(opts: {
+  url: string;
+  token?: string;
+  log?: (msg: string) => void;
+}) {
   const queue: unknown[] = [];
   let running = false;
   let stopped = false;

@@ -90,7 +90,10 @@ if (config.rescan.intervalS > 0) {
   rescanTimer = setInterval(() => {
     fetch(`${api}/rescan`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${config.rescan.token}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${config.rescan.token}`,
+        'content-type': 'application/json',
+      },
       body: '{}',
     })
       .then((r) => r.arrayBuffer())
@@ -99,7 +102,11 @@ if (config.rescan.intervalS > 0) {
   rescanTimer.unref();
 }
 
-const devToken = await mintAccessToken(config.auth, { sub: 'dev', roles: ['admin'], ttlS: 30 * 86400 });
+const devToken = await mintAccessToken(config.auth, {
+  sub: 'dev',
+  roles: ['admin'],
+  ttlS: 30 * 86400,
+});
 const stack = {
   api,
   databaseUrl: config.database.url,
@@ -120,7 +127,9 @@ await writeFile(path.join(stateDir, 'stack.json'), JSON.stringify(stack, null, 2
 say(`API        ${api}   (docs ${api}/docs, status ${api}/ui)`);
 say(`Postgres   ${config.database.url}`);
 say(`S3         ${config.s3.endpoint}  bucket=${config.s3.bucket}`);
-say(`events     ${relay ? `local S3 events -> ${api}/minio-event` : 'off (SLUICE_LOCAL_EVENTS=0 or external store)'}`);
+say(
+  `events     ${relay ? `local S3 events -> ${api}/minio-event` : 'off (SLUICE_LOCAL_EVENTS=0 or external store)'}`,
+);
 say(`rescan     ${config.rescan.intervalS > 0 ? `every ${config.rescan.intervalS} s` : 'off'}`);
 say(`dev token  ${devToken}`);
 say(`details in ${path.join(stateDir, 'stack.json')}; Ctrl-C stops everything`);

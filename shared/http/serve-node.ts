@@ -17,27 +17,30 @@ export function serveNode(
   opts: { port: number; hostname?: string; log?: Logger },
 ): Promise<NodeServer> {
   return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.hostname ?? '0.0.0.0' }, (info) => {
-      const url = `http://127.0.0.1:${info.port}`;
-      resolve({
-        url,
-        server: server as Server,
-        close: (graceMs = 25_000) =>
-          new Promise<void>((done) => {
-            const timer = setTimeout(() => {
-              (server as Server).closeAllConnections?.();
-              done();
-            }, graceMs);
-            timer.unref();
-            server.close(() => {
-              clearTimeout(timer);
-              done();
-            });
-            // Idle keep-alive sockets would otherwise hold close() open until they time out.
-            (server as Server).closeIdleConnections?.();
-          }),
-      });
-    }) as Server;
+    const server = serve(
+      { fetch: app.fetch, port: opts.port, hostname: opts.hostname ?? '0.0.0.0' },
+      (info) => {
+        const url = `http://127.0.0.1:${info.port}`;
+        resolve({
+          url,
+          server: server as Server,
+          close: (graceMs = 25_000) =>
+            new Promise<void>((done) => {
+              const timer = setTimeout(() => {
+                (server as Server).closeAllConnections?.();
+                done();
+              }, graceMs);
+              timer.unref();
+              server.close(() => {
+                clearTimeout(timer);
+                done();
+              });
+              // Idle keep-alive sockets would otherwise hold close() open until they time out.
+              (server as Server).closeIdleConnections?.();
+            }),
+        });
+      },
+    ) as Server;
   });
 }
 
