@@ -31,18 +31,24 @@ export function splitRelative(rel: string, field = 'path'): string[] {
 /** True when `child` is `base` itself or lies below it (both absolute, normalised). */
 export function isWithin(base: string, child: string): boolean {
   const rel = path.relative(base, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  // `..hidden` is a name inside the base; only `..` itself or `../...` leaves it.
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 /**
  * Resolves `segments` below `base` and proves, after following every symlink that exists, that the
  * result is still inside `realBase`. Parts that do not exist yet (an output file) are checked by
- * resolving the deepest existing ancestor. Returns the joined (non-realpath'd) path, so callers keep
- * the logical location, not wherever a permitted in-base symlink points.
+ * resolving the deepest existing ancestor. Returns the path joined onto `displayBase` (the configured
+ * mount point, which may itself be a symlink to `realBase`), so callers keep this machine's logical
+ * location, not wherever a permitted symlink points.
  */
-export async function confinedJoin(realBase: string, segments: string[]): Promise<string> {
-  const joined = path.join(realBase, ...segments);
-  if (!isWithin(realBase, joined)) throw ERRORS.pathEscapes();
+export async function confinedJoin(
+  realBase: string,
+  segments: string[],
+  displayBase = realBase,
+): Promise<string> {
+  const joined = path.join(displayBase, ...segments);
+  if (!isWithin(displayBase, joined)) throw ERRORS.pathEscapes();
   let probe = joined;
   let tail: string[] = [];
   for (;;) {
@@ -57,10 +63,10 @@ export async function confinedJoin(realBase: string, segments: string[]): Promis
       // A dangling symlink is still a symlink: refuse it rather than guess where it would lead.
       const st = await lstat(probe).catch(() => undefined);
       if (st?.isSymbolicLink()) throw ERRORS.pathEscapes();
-      if (probe === realBase) throw err;
+      if (probe === displayBase) throw err;
       tail = [path.basename(probe), ...tail];
       probe = path.dirname(probe);
-      if (!isWithin(realBase, probe)) throw ERRORS.pathEscapes();
+      if (!isWithin(displayBase, probe)) throw ERRORS.pathEscapes();
     }
   }
 }

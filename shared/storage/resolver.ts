@@ -119,12 +119,17 @@ export class StorageResolver {
       };
     }
     const base = await this.realBase(backend);
+    const mount = b.basePath as string;
     if (userSegs.length > 0) {
-      const userDir = await confinedJoin(base, userSegs);
+      const userDir = await confinedJoin(base, userSegs, mount);
       const st = await stat(userDir).catch(() => undefined);
       if (!st?.isDirectory()) throw ERRORS.userDirNotFound(userSegs.join('/'), backend);
     }
-    return { kind: 'fs', backend, path: await confinedJoin(base, [...userSegs, ...relSegs]) };
+    return {
+      kind: 'fs',
+      backend,
+      path: await confinedJoin(base, [...userSegs, ...relSegs], mount),
+    };
   }
 
   /** Like `resolve` for a filesystem backend, returning the path (400 for s3 backends). */
