@@ -1,0 +1,146 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/local/free-port.ts';
+
+interface StackJson {
+  api: string;
+  databaseUrl: string;
+  s3: {
+    endpoint: string;
+    publicEndpoint: string;
+    bucket: string;
+    region: string;
+    accessKey: string;
+    secretKey: string;
+  };
+  devToken: string;
+}
+
+let stateDir: string;
+let ports: { api: number; pg: number; s3: number };
+
+function start(extraEnv: Record<string, string> = {}): {
+  child: ChildProcess;
+  output: () => string;
+} {
+  let out = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/start.ts'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_OPTIONS: '--openssl-legacy-provider',
+      SLUICE_STATE_DIR: stateDir,
+      PORT: String(ports.api),
+      SLUICE_PG_PORT: String(ports.pg),
+      SLUICE_S3_PORT: String(ports.s3),
+      SLUICE_RESCAN_INTERVAL_S: '0',
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  return { child, output: () => out };
+}
+
+async function waitReady(url: string, ms: number): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`not ready within ${ms} ms`);
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGINT');
+  });
+}
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(path.join(os.tmpdir(), 'sluice-stack-'));
+  ports = { api: await freePort(), pg: await freePort(), s3: await freePort() };
+});
+afterAll(() => rm(stateDir, { recursive: true, force: true }));
+
+describe('npm start (local stack)', () => {
+  it('starts Postgres, S3 and every function, serves /readyz within 30 s, writes stack.json, stops cleanly, and reuses data', async () => {
+    const first = start();
+    const readyMs = await waitReady(`http://127.0.0.1:${ports.api}`, 30_000);
+    expect(readyMs).toBeLessThan(30_000);
+
+    const stack = JSON.parse(
+      await readFile(path.join(stateDir, 'stack.json'), 'utf8'),
+    ) as StackJson;
+    expect(stack.api).toBe(`http://127.0.0.1:${ports.api}`);
+    expect(stack.s3).toMatchObject({
+      endpoint: `http://127.0.0.1:${ports.s3}`,
+      bucket: 'sluice',
+      region: 'us-east-1',
+    });
+    expect(stack.s3.accessKey).toBeTruthy();
+    expect(stack.devToken.split('.')).toHaveLength(3);
+    expect(first.output()).toContain(stack.devToken);
+
+    // The printed database URL works for psql-like clients; leave a marker to find after a restart.
+    const db = new pg.Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    const migrations = await db.query('SELECT count(*)::int AS n FROM sluice_migrations');
+    expect(migrations.rows[0].n).toBeGreaterThan(0);
+    await db.query(`INSERT INTO sluice_meta (key, value) VALUES ('stack-test', '"kept"')`);
+    await db.end();
+
+    const backends = await fetch(`${stack.api}/api/v1/storage/backends`).then((r) => r.json());
+    expect(JSON.stringify(backends)).toContain('"name":"data"');
+
+    expect(await stop(first.child)).toBe(0);
+    // Postgres stopped with the stack.
+    const down = new pg.Client({
+      connectionString: stack.databaseUrl,
+      connectionTimeoutMillis: 1000,
+    });
+    await expect(down.connect()).rejects.toThrow();
+
+    const second = start();
+    await waitReady(stack.api, 30_000);
+    const again = new pg.Client({ connectionString: stack.databaseUrl });
+    await again.connect();
+    const marker = await again.query(`SELECT value FROM sluice_meta WHERE key = 'stack-test'`);
+    expect(marker.rows[0]?.value).toBe('kept');
+    await again.end();
+    const stack2 = JSON.parse(
+      await readFile(path.join(stateDir, 'stack.json'), 'utf8'),
+    ) as StackJson;
+    expect(stack2.s3.secretKey).toBe(stack.s3.secretKey);
+    expect(await stop(second.child)).toBe(0);
+  }, 120_000);
+
+  it('lets settings from the environment win over generated defaults', async () => {
+    const run = start({ JWT_SECRET: 'from-the-environment', SLUICE_LOCAL_EVENTS: '0' });
+    await waitReady(`http://127.0.0.1:${ports.api}`, 30_000);
+    expect(run.output()).toContain('events     off');
+    const stack = JSON.parse(
+      await readFile(path.join(stateDir, 'stack.json'), 'utf8'),
+    ) as StackJson;
+    const { jwtVerify } = await import('jose');
+    await expect(
+      jwtVerify(stack.devToken, new TextEncoder().encode('from-the-environment')),
+    ).resolves.toBeTruthy();
+    expect(await stop(run.child)).toBe(0);
+  }, 90_000);
+});
