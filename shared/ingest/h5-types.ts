@@ -1,0 +1,319 @@
+import { arrayElement, arrayLiteral, copyEscape, floatText } from './copy-text.ts';
+
+/** The subset of h5wasm's type metadata this module reads. */
+export interface H5Meta {
+  type: number;
+  size: number;
+  signed: boolean;
+  littleEndian: boolean;
+  vlen: boolean;
+  cset?: number;
+  strpad?: number;
+  shape?: number[] | null;
+  name?: string;
+  offset?: number;
+  compound_type?: { members: H5Meta[] };
+  array_type?: H5Meta & { shape: number[]; total_size: number };
+  enum_type?: { members: Record<string, number>; type: number; size: number; signed: boolean };
+}
+
+/** HDF5 type classes (H5T_class_t). */
+export const H5T = {
+  INTEGER: 0,
+  FLOAT: 1,
+  TIME: 2,
+  STRING: 3,
+  BITFIELD: 4,
+  OPAQUE: 5,
+  COMPOUND: 6,
+  REFERENCE: 7,
+  ENUM: 8,
+  VLEN: 9,
+  ARRAY: 10,
+} as const;
+
+const className: Record<number, string> = {
+  2: 'H5T_TIME',
+  4: 'H5T_BITFIELD',
+  5: 'H5T_OPAQUE',
+  7: 'H5T_REFERENCE',
+  9: 'H5T_VLEN',
+};
+
+/** A type this reader cannot turn into a column; the message names the HDF5 class. */
+export class UnsupportedTypeError extends Error {
+  override name = 'UnsupportedTypeError';
+}
+
+/** Reads one value at `offset` of a record and renders it as COPY text (already escaped). */
+export type FieldEncoder = (view: DataView, offset: number) => string;
+
+/** One output column: its name, its Postgres type and how to read it from a fixed-size record. */
+export interface FieldColumn {
+  name: string;
+  pgType: string;
+  /** Byte offset inside the record. */
+  offset: number;
+  encode: FieldEncoder;
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+function float16(bits: number): number {
+  const s = bits & 0x8000 ? -1 : 1;
+  const e = (bits >> 10) & 0x1f;
+  const f = bits & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 0x1f) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+/** True when the type (or any member/element) is variable-length, so raw records hold pointers. */
+export function hasVlen(m: H5Meta): boolean {
+  if (m.vlen || m.type === H5T.VLEN) return true;
+  if (m.compound_type) return m.compound_type.members.some(hasVlen);
+  if (m.array_type) return hasVlen(m.array_type);
+  return false;
+}
+
+/** The reason a type cannot be read, or undefined when it can. */
+export function unsupportedReason(m: H5Meta): string | undefined {
+  if (
+    m.type === H5T.TIME ||
+    m.type === H5T.BITFIELD ||
+    m.type === H5T.OPAQUE ||
+    m.type === H5T.REFERENCE
+  ) {
+    return `${className[m.type]} data is not supported`;
+  }
+  if (m.compound_type) {
+    for (const member of m.compound_type.members) {
+      const r = unsupportedReason(member);
+      if (r) return `member '${member.name}': ${r}`;
+    }
+  }
+  if (m.array_type) return unsupportedReason(m.array_type);
+  if (m.type === H5T.VLEN && m.array_type === undefined && !m.vlen) {
+    // h5wasm describes vlen sequences by class only; their base type is read as processed values.
+    return undefined;
+  }
+  return undefined;
+}
+
+function isBoolEnum(m: H5Meta): boolean {
+  const names = Object.keys(m.enum_type?.members ?? {});
+  return names.length === 2 && names.includes('FALSE') && names.includes('TRUE');
+}
+
+/** Postgres type for a scalar HDF5 type. */
+function scalarPgType(m: H5Meta): string {
+  switch (m.type) {
+    case H5T.INTEGER:
+      if (m.size <= 2) return m.signed || m.size === 1 ? 'smallint' : 'integer';
+      if (m.size <= 4) return m.signed ? 'integer' : 'bigint';
+      return m.signed ? 'bigint' : 'numeric';
+    case H5T.FLOAT:
+      return m.size <= 4 ? 'real' : 'double precision';
+    case H5T.STRING:
+      return 'text';
+    case H5T.ENUM:
+      return isBoolEnum(m) ? 'boolean' : 'text';
+    default:
+      throw new UnsupportedTypeError(
+        unsupportedReason(m) ?? `HDF5 type class ${m.type} is not supported`,
+      );
+  }
+}
+
+function integerReader(
+  size: number,
+  signed: boolean,
+  le: boolean,
+): (v: DataView, o: number) => number | bigint {
+  switch (size) {
+    case 1:
+      return signed ? (v, o) => v.getInt8(o) : (v, o) => v.getUint8(o);
+    case 2:
+      return signed ? (v, o) => v.getInt16(o, le) : (v, o) => v.getUint16(o, le);
+    case 4:
+      return signed ? (v, o) => v.getInt32(o, le) : (v, o) => v.getUint32(o, le);
+    case 8:
+      return signed ? (v, o) => v.getBigInt64(o, le) : (v, o) => v.getBigUint64(o, le);
+    default:
+      throw new UnsupportedTypeError(`${size}-byte integers are not supported`);
+  }
+}
+
+/** Encoder for a scalar (non-array, non-compound) type, producing unescaped text or, for strings, raw. */
+function scalarText(m: H5Meta): (v: DataView, o: number) => string {
+  const le = m.littleEndian;
+  switch (m.type) {
+    case H5T.INTEGER: {
+      const read = integerReader(m.size, m.signed, le);
+      return (v, o) => String(read(v, o));
+    }
+    case H5T.FLOAT:
+      if (m.size === 8) return (v, o) => floatText(v.getFloat64(o, le));
+      if (m.size === 4) return (v, o) => floatText(v.getFloat32(o, le));
+      if (m.size === 2) return (v, o) => floatText(float16(v.getUint16(o, le)));
+      throw new UnsupportedTypeError(`${m.size}-byte floats are not supported`);
+    case H5T.STRING: {
+      const size = m.size;
+      const spacePad = m.strpad === 2;
+      return (v, o) => {
+        const bytes = new Uint8Array(v.buffer, v.byteOffset + o, size);
+        let end = bytes.indexOf(0);
+        if (end < 0) end = size;
+        let s = utf8.decode(bytes.subarray(0, end));
+        if (spacePad) s = s.replace(/ +$/, '');
+        return s;
+      };
+    }
+    case H5T.ENUM: {
+      const et = m.enum_type as NonNullable<H5Meta['enum_type']>;
+      const read = integerReader(m.size, m.signed, le);
+      const labels = new Map<string, string>();
+      for (const [name, value] of Object.entries(et.members)) labels.set(String(value), name);
+      const bool = isBoolEnum(m);
+      return (v, o) => {
+        const raw = String(read(v, o));
+        const label = labels.get(raw) ?? raw;
+        return bool ? (label === 'TRUE' ? 't' : 'f') : label;
+      };
+    }
+    default:
+      throw new UnsupportedTypeError(
+        unsupportedReason(m) ?? `HDF5 type class ${m.type} is not supported`,
+      );
+  }
+}
+
+/**
+ * Columns for a fixed-size record type: compound members become columns (nested members joined with
+ * `__`), fixed-size array members become Postgres arrays, everything else one column named `name`.
+ */
+export function fieldColumns(m: H5Meta, name: string, baseOffset = 0): FieldColumn[] {
+  // h5wasm converts simple types to native (little-endian) order when reading, but hands compound
+  // records over in the file's layout and byte order.
+  return fieldColumnsOf(bufferLayout(m), name, baseOffset);
+}
+
+type Order = 'LE' | 'BE' | 'NONE' | 'MIXED';
+
+/** Byte order of a type as HDF5's H5Tget_order reports it (compounds: MIXED when members differ). */
+function orderOf(m: H5Meta): Order {
+  switch (m.type) {
+    case H5T.INTEGER:
+    case H5T.FLOAT:
+    case H5T.ENUM:
+      return m.littleEndian ? 'LE' : 'BE';
+    case H5T.ARRAY:
+      return m.array_type ? orderOf(m.array_type) : 'NONE';
+    case H5T.COMPOUND: {
+      const orders = new Set(
+        (m.compound_type?.members ?? []).map(orderOf).filter((o) => o !== 'NONE'),
+      );
+      if (orders.size === 0) return 'NONE';
+      return orders.size === 1 ? ([...orders][0] as Order) : 'MIXED';
+    }
+    default:
+      return 'NONE';
+  }
+}
+
+function asLittleEndian(m: H5Meta): H5Meta {
+  return {
+    ...m,
+    littleEndian: m.type === H5T.STRING ? m.littleEndian : true,
+    array_type: m.array_type ? (asLittleEndian(m.array_type) as H5Meta['array_type']) : undefined,
+    compound_type: m.compound_type
+      ? { members: m.compound_type.members.map(asLittleEndian) }
+      : undefined,
+  };
+}
+
+/**
+ * The byte order of the records h5wasm hands back: it asks HDF5 to convert big-endian types to
+ * little-endian, which HDF5 does for numbers, arrays and uniformly big-endian compounds, but not for
+ * enums or mixed-order compounds; those arrive in the file's own order.
+ */
+function bufferLayout(m: H5Meta): H5Meta {
+  return orderOf(m) === 'BE' && m.type !== H5T.ENUM ? asLittleEndian(m) : m;
+}
+
+function fieldColumnsOf(m: H5Meta, name: string, baseOffset: number): FieldColumn[] {
+  if (m.type === H5T.COMPOUND && m.compound_type) {
+    return m.compound_type.members.flatMap((member) =>
+      fieldColumnsOf(
+        member,
+        name ? `${name}__${member.name}` : (member.name as string),
+        baseOffset + (member.offset ?? 0),
+      ),
+    );
+  }
+  if (m.type === H5T.ARRAY && m.array_type) {
+    const el = m.array_type;
+    if (el.type === H5T.COMPOUND || el.type === H5T.ARRAY) {
+      throw new UnsupportedTypeError(
+        `arrays of ${el.type === H5T.COMPOUND ? 'compounds' : 'arrays'} are not supported`,
+      );
+    }
+    const text = scalarText(el);
+    const quote = el.type === H5T.STRING || (el.type === H5T.ENUM && !isBoolEnum(el));
+    const count = el.total_size;
+    const size = el.size;
+    const shape = el.shape;
+    return [
+      {
+        name: name || 'value',
+        pgType: `${scalarPgType(el)}[]`,
+        offset: baseOffset,
+        encode: (v, o) => {
+          const parts: string[] = new Array(count);
+          for (let i = 0; i < count; i++) {
+            const t = text(v, o + i * size);
+            parts[i] = quote ? arrayElement(t) : t;
+          }
+          return copyEscape(arrayLiteral(parts, shape));
+        },
+      },
+    ];
+  }
+  const text = scalarText(m);
+  const needsEscape = m.type === H5T.STRING || m.type === H5T.ENUM;
+  return [
+    {
+      name: name || 'value',
+      pgType: scalarPgType(m),
+      offset: baseOffset,
+      encode: needsEscape ? (v, o) => copyEscape(text(v, o)) : text,
+    },
+  ];
+}
+
+/** Postgres type and COPY text for values h5wasm has already processed (vlen data). */
+export function processedColumn(m: H5Meta): { pgType: string; encode: (value: unknown) => string } {
+  const scalar = (x: unknown): string => {
+    if (x === null || x === undefined) return '\\N';
+    if (typeof x === 'number') return floatText(x);
+    if (typeof x === 'bigint') return String(x);
+    if (typeof x === 'boolean') return x ? 't' : 'f';
+    return copyEscape(String(x).replace(/\0+$/, ''));
+  };
+  if (m.type === H5T.STRING) return { pgType: 'text', encode: scalar };
+  if (m.type === H5T.VLEN) {
+    // A ragged sequence per row: a one-dimensional array. h5wasm gives typed arrays or arrays.
+    // h5wasm reports only the class for sequences; `signed` tells integer bases from float ones.
+    return {
+      pgType: m.signed ? 'bigint[]' : 'double precision[]',
+      encode: (x) => {
+        if (x === null || x === undefined) return '\\N';
+        const items = Array.from(x as ArrayLike<number | bigint>, (e) =>
+          typeof e === 'number' ? floatText(e) : String(e),
+        );
+        return `{${items.join(',')}}`;
+      },
+    };
+  }
+  return { pgType: scalarPgType(m), encode: scalar };
+}
