@@ -1,7 +1,123 @@
-import { type AppRouter, createRouter } from '../../shared/http/app-kit.ts';
+import { createRoute, z } from '@hono/zod-openapi';
+import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
+import { requireStaticToken } from '../../shared/auth/static-token.ts';
+import { AppError, ERRORS } from '../../shared/errors.ts';
+import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
+import { type IngestJob, jobsRepository } from '../../shared/ingest/jobs-repository.ts';
+import { normaliseEvent } from '../../shared/ingest/normalise-event.ts';
 import type { Services } from '../../shared/services.ts';
+import { createIngestGate, type EventResult, handleObjectEvent, transientToHttp } from './event-service.ts';
 
-/** Routes of the events function (mounted by its app and by the local stack). */
-export function eventsRoutes(_services: Services): AppRouter {
-  return createRouter();
+const jobSchema = z.object({}).passthrough().openapi('IngestJob');
+
+/**
+ * The bucket-notification webhook (`POST /minio-event`, `HEAD` for MinIO's probe) and the ingest
+ * records (`GET /api/v1/ingests`).
+ */
+export function eventsRoutes(services: Services): AppRouter {
+  const router = createRouter();
+  const gate = createIngestGate(services.config.events.maxConcurrent);
+  const webhookAuth = requireStaticToken(() => services.config.events.webhookToken, { name: 'SLUICE_WEBHOOK_TOKEN' });
+
+  router.openAPIRegistry.registerPath(
+    createRoute({
+      method: 'post',
+      path: '/minio-event',
+      summary: 'Bucket notification webhook (MinIO, S3, EventBridge, CloudEvents)',
+      description:
+        'Bearer SLUICE_WEBHOOK_TOKEN. 200 with per-object results (done, duplicate, in_progress, failed, ignored); 503 when the database or object store is unreachable (retry); 429 above SLUICE_MAX_CONCURRENT_INGESTS.',
+      request: { body: { content: { 'application/json': { schema: z.object({}).passthrough() } } } },
+      responses: { 200: { description: 'Processed' }, 202: { description: 'Another delivery is processing it' } },
+    }),
+  );
+  router.on('HEAD', '/minio-event', (c) => c.body(null, 200));
+  router.post('/minio-event', webhookAuth, async (c) => {
+    const text = await c.req.text();
+    let body: unknown = null;
+    if (text.trim() !== '') {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // Not JSON: answered 2xx with the reason, so a sender does not retry it forever.
+        return c.json({ status: 'rejected', reason: 'body is not JSON', results: [] }, 200);
+      }
+    }
+    const headers = Object.fromEntries([...c.req.raw.headers.entries()].map(([k, v]) => [k.toLowerCase(), v]));
+    const { events, rejected } = normaliseEvent(headers, body);
+    if (events.length === 0) {
+      return c.json({ status: 'ignored', reason: rejected.map((r) => r.reason).join('; ') || 'no events', results: [] }, 200);
+    }
+    const results: EventResult[] = [];
+    for (const e of events) {
+      if (e.type === 'created' && !gate.tryEnter()) {
+        throw new AppError(429, 'TOO_MANY_REQUESTS', `More than ${services.config.events.maxConcurrent} ingests are running; retry later`, { retryAfterS: 5 });
+      }
+      try {
+        results.push(await handleObjectEvent(services, e).catch(transientToHttp));
+      } finally {
+        if (e.type === 'created') gate.leave();
+      }
+    }
+    const busy = results.every((r) => r.status === 'in_progress');
+    return c.json({ status: busy ? 'in_progress' : 'ok', results }, busy ? 202 : 200);
+  });
+
+  router.use('/api/v1/ingests', requireUser());
+  router.use('/api/v1/ingests/*', requireUser());
+
+  /** Users see jobs under their own folder; admins see all. */
+  const scope = (p: Principal) => (isAdmin(p) ? undefined : `${services.config.s3.prefix}${p.sub}/`);
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/ingests',
+      summary: 'Ingest jobs, newest first (own folder; admins all)',
+      request: {
+        query: z.object({
+          key: z.string().optional(),
+          status: z.enum(['queued', 'running', 'done', 'failed', 'source_deleted']).optional(),
+          cursor: z.coerce.number().int().positive().optional(),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+        }),
+      },
+      responses: {
+        200: {
+          description: 'A page of jobs; pass nextCursor as cursor for the next page',
+          content: { 'application/json': { schema: z.object({ jobs: z.array(jobSchema), nextCursor: z.number().nullable() }) } },
+        },
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const jobs = await jobsRepository(services.db).list({
+        bucket: services.config.s3.bucket,
+        keyPrefix: scope(c.get('principal')),
+        key: q.key,
+        status: q.status,
+        beforeId: q.cursor,
+        limit: q.limit,
+      });
+      const last = jobs.at(-1);
+      return c.json({ jobs, nextCursor: jobs.length === q.limit && last ? last.id : null }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/ingests/{id}',
+      summary: 'One ingest job with its tables, rows, timings and error',
+      request: { params: z.object({ id: z.coerce.number().int().positive() }) },
+      responses: { 200: { description: 'The job', content: { 'application/json': { schema: jobSchema } } } },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const job: IngestJob | undefined = await jobsRepository(services.db).get(id);
+      const prefix = scope(c.get('principal'));
+      if (!job || (prefix !== undefined && !job.key.startsWith(prefix))) throw ERRORS.notFound('ingest job', String(id));
+      return c.json(job, 200);
+    },
+  );
+  return router;
 }

@@ -78,12 +78,7 @@ export function hasVlen(m: H5Meta): boolean {
 
 /** The reason a type cannot be read, or undefined when it can. */
 export function unsupportedReason(m: H5Meta): string | undefined {
-  if (
-    m.type === H5T.TIME ||
-    m.type === H5T.BITFIELD ||
-    m.type === H5T.OPAQUE ||
-    m.type === H5T.REFERENCE
-  ) {
+  if (m.type === H5T.TIME || m.type === H5T.OPAQUE || m.type === H5T.REFERENCE) {
     return `${className[m.type]} data is not supported`;
   }
   if (m.compound_type) {
@@ -116,6 +111,15 @@ function scalarPgType(m: H5Meta): string {
       return m.size <= 4 ? 'real' : 'double precision';
     case H5T.STRING:
       return 'text';
+    case H5T.BITFIELD:
+      // PyTables stores booleans as 8-bit bitfields; wider bitfields stay integers.
+      return m.size === 1
+        ? 'boolean'
+        : m.size <= 2
+          ? 'integer'
+          : m.size <= 4
+            ? 'bigint'
+            : 'numeric';
     case H5T.ENUM:
       return isBoolEnum(m) ? 'boolean' : 'text';
     default:
@@ -150,6 +154,11 @@ function scalarText(m: H5Meta): (v: DataView, o: number) => string {
   switch (m.type) {
     case H5T.INTEGER: {
       const read = integerReader(m.size, m.signed, le);
+      return (v, o) => String(read(v, o));
+    }
+    case H5T.BITFIELD: {
+      if (m.size === 1) return (v, o) => (v.getUint8(o) !== 0 ? 't' : 'f');
+      const read = integerReader(m.size, false, le);
       return (v, o) => String(read(v, o));
     }
     case H5T.FLOAT:
@@ -206,6 +215,7 @@ function orderOf(m: H5Meta): Order {
     case H5T.INTEGER:
     case H5T.FLOAT:
     case H5T.ENUM:
+    case H5T.BITFIELD:
       return m.littleEndian ? 'LE' : 'BE';
     case H5T.ARRAY:
       return m.array_type ? orderOf(m.array_type) : 'NONE';

@@ -1,0 +1,78 @@
+import { ERRORS } from '../../shared/errors.ts';
+import { ident } from '../../shared/ingest/copy-text.ts';
+import { type IngestOutcome, ingestObject, TransientIngestError } from '../../shared/ingest/ingest-object.ts';
+import { jobsRepository } from '../../shared/ingest/jobs-repository.ts';
+import type { ObjectEvent } from '../../shared/ingest/normalise-event.ts';
+import type { Services } from '../../shared/services.ts';
+
+/** What the webhook answers for one object event. */
+export interface EventResult {
+  key: string;
+  bucket: string;
+  type: ObjectEvent['type'];
+  status: IngestOutcome['status'] | 'ignored' | 'source_deleted';
+  jobId?: number;
+  tables?: string[];
+  rows?: number | null;
+  reason?: string;
+}
+
+/** Counts ingests running in this process, for the overload answer (429). */
+export function createIngestGate(max: number) {
+  let running = 0;
+  return {
+    tryEnter(): boolean {
+      if (running >= max) return false;
+      running++;
+      return true;
+    },
+    leave() {
+      running = Math.max(0, running - 1);
+    },
+    get running() {
+      return running;
+    },
+  };
+}
+
+/** Why an event is not ours (bucket, prefix, suffix), or undefined when it should be processed. */
+export function filterReason(services: Services, e: ObjectEvent): string | undefined {
+  const { s3, events } = services.config;
+  if (e.bucket !== s3.bucket) return `bucket '${e.bucket}' is not '${s3.bucket}'`;
+  if (!e.key.startsWith(s3.prefix)) return `key is outside prefix '${s3.prefix}'`;
+  if (e.type === 'created' && !events.suffixes.some((s) => e.key.toLowerCase().endsWith(s))) {
+    return `suffix not in ${events.suffixes.join(',')}`;
+  }
+  return undefined;
+}
+
+/** Handles one object event: ingest on create, `source_deleted` (and optional drop) on delete. */
+export async function handleObjectEvent(services: Services, e: ObjectEvent): Promise<EventResult> {
+  const base = { key: e.key, bucket: e.bucket, type: e.type };
+  const ignored = filterReason(services, e);
+  if (ignored) return { ...base, status: 'ignored', reason: ignored };
+  if (e.type === 'removed') {
+    const tables = await jobsRepository(services.db).markDeleted(e.bucket, e.key);
+    if (services.config.events.dropOnDelete) {
+      for (const t of tables) await services.db.query(`DROP TABLE IF EXISTS ${ident(t.table)}`);
+    }
+    return { ...base, status: 'source_deleted', tables: tables.map((t) => t.table) };
+  }
+  const etag = e.versionId ?? e.etag;
+  if (!etag) return { ...base, status: 'ignored', reason: 'event has no eTag or versionId' };
+  const outcome = await ingestObject(services, { bucket: e.bucket, key: e.key, etag, versionId: e.versionId, size: e.size });
+  return {
+    ...base,
+    status: outcome.status,
+    jobId: outcome.job?.id,
+    tables: outcome.job?.tables.map((t) => t.table),
+    rows: outcome.job?.rows,
+    reason: outcome.reason,
+  };
+}
+
+/** Turns a transient failure into the 503 the sender retries on. */
+export function transientToHttp(err: unknown): never {
+  if (err instanceof TransientIngestError) throw ERRORS.unavailable(err.message, err);
+  throw err;
+}

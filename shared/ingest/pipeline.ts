@@ -1,0 +1,34 @@
+import type { Skipped } from './tabular-source.ts';
+
+/** One table a pipeline produces. `write` pushes COPY text chunks in order. */
+export interface OutputTable {
+  /** Dataset path inside the file ('' for the file's single/primary table). */
+  datasetPath: string;
+  columns: { name: string; pgType: string }[];
+  rows: number;
+  write(sink: (chunk: string) => Promise<void>): Promise<void>;
+}
+
+/** Per-job energy figures (profile pipeline). */
+export interface ProfileSummary {
+  node: string;
+  energyJ: number;
+  timeS: number;
+  averagePowerW: number;
+  peakPowerW: number;
+  peakPowerTimeS: number;
+  energyDelayProduct: number;
+  rows: number;
+}
+
+export interface PipelineOutput {
+  pipeline: 'tables' | 'profile';
+  tables: OutputTable[];
+  skipped: Skipped[];
+  summary?: ProfileSummary;
+}
+
+/** A file that cannot be ingested as a whole; recorded as a permanent failure with this reason. */
+export class PermanentIngestError extends Error {
+  override name = 'PermanentIngestError';
+}

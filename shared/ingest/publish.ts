@@ -1,0 +1,139 @@
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { ident } from './copy-text.ts';
+import type { IngestJob } from './jobs-repository.ts';
+import { jobsRepository } from './jobs-repository.ts';
+import type { PipelineOutput } from './pipeline.ts';
+import { claimTableName, fitIdentifier } from './table-names.ts';
+
+export interface PublishResult {
+  tables: IngestJob['tables'];
+  rows: number;
+  superseded: boolean;
+}
+
+async function copyInto(
+  client: pg.PoolClient,
+  table: string,
+  write: (sink: (chunk: string) => Promise<void>) => Promise<void>,
+) {
+  const stream = client.query(copyFrom(`COPY ${ident(table)} FROM STDIN`));
+  const done = finished(stream);
+  // Surface a COPY error (bad value) at once instead of after the whole file is read.
+  let failed: Error | undefined;
+  done.catch((err: Error) => {
+    failed = err;
+  });
+  await write(async (chunk) => {
+    if (failed) throw failed;
+    if (chunk.length === 0) return;
+    if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), done]);
+  });
+  stream.end();
+  await done;
+}
+
+/**
+ * Publishes a pipeline's tables atomically: each is loaded into a staging table inside ONE transaction
+ * and renamed over `job_<stem>...` at the end, together with the catalog rows and the job's `done`
+ * status. A crash anywhere before COMMIT leaves nothing visible; readers see the old tables or the new.
+ * If the job's lease was lost meanwhile, everything rolls back.
+ */
+export async function publish(
+  pool: pg.Pool,
+  job: IngestJob,
+  owner: string,
+  output: PipelineOutput,
+  bytes: number,
+): Promise<PublishResult> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // One publisher per object key at a time; a newer version that already published wins.
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${job.bucket}/${job.key}`]);
+    const newer = await client.query(
+      `SELECT 1 FROM ingest_jobs WHERE bucket = $1 AND key = $2 AND id > $3 AND status = 'done' LIMIT 1`,
+      [job.bucket, job.key, job.id],
+    );
+    const superseded = (newer.rowCount ?? 0) > 0;
+    const tables: IngestJob['tables'] = [];
+    let rows = 0;
+    if (!superseded) {
+      for (const [i, t] of output.tables.entries()) {
+        const name = await claimTableName(client, {
+          bucket: job.bucket,
+          key: job.key,
+          datasetPath: t.datasetPath,
+        });
+        const staging = fitIdentifier(`_sluice_stg_${job.id}_${i}`);
+        const cols = t.columns.map((c) => `${ident(c.name)} ${c.pgType}`).join(', ');
+        await client.query(`CREATE TABLE ${ident(staging)} (${cols})`);
+        await copyInto(client, staging, t.write);
+        await client.query(`DROP TABLE IF EXISTS ${ident(name)}`);
+        await client.query(`ALTER TABLE ${ident(staging)} RENAME TO ${ident(name)}`);
+        await client.query(
+          `INSERT INTO ingest_catalog (job_id, dataset_path, table_name, rows, columns, skipped)
+           VALUES ($1, $2, $3, $4, $5, $6)`,
+          [
+            job.id,
+            t.datasetPath || '/',
+            name,
+            t.rows,
+            JSON.stringify(t.columns),
+            JSON.stringify(i === 0 ? output.skipped : []),
+          ],
+        );
+        tables.push({ table: name, datasetPath: t.datasetPath || '/', rows: t.rows });
+        rows += t.rows;
+      }
+      if (output.summary) {
+        const s = output.summary;
+        await client.query(
+          `INSERT INTO job_summaries (table_name, job_id, bucket, key, node, energy_to_solution_j, time_to_solution_s,
+             average_power_w, peak_power_w, peak_power_time_s, energy_delay_product, rows, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+           ON CONFLICT (table_name) DO UPDATE SET job_id = EXCLUDED.job_id, node = EXCLUDED.node,
+             energy_to_solution_j = EXCLUDED.energy_to_solution_j, time_to_solution_s = EXCLUDED.time_to_solution_s,
+             average_power_w = EXCLUDED.average_power_w, peak_power_w = EXCLUDED.peak_power_w,
+             peak_power_time_s = EXCLUDED.peak_power_time_s, energy_delay_product = EXCLUDED.energy_delay_product,
+             rows = EXCLUDED.rows, updated_at = now()`,
+          [
+            tables[0]?.table,
+            job.id,
+            job.bucket,
+            job.key,
+            s.node,
+            s.energyJ,
+            s.timeS,
+            s.averagePowerW,
+            s.peakPowerW,
+            s.peakPowerTimeS,
+            s.energyDelayProduct,
+            s.rows,
+          ],
+        );
+      }
+    }
+    const ok = await jobsRepository(client).finish(job.id, owner, {
+      pipeline: output.pipeline,
+      tables,
+      rows,
+      bytes,
+    });
+    if (!ok) throw new LeaseLostError(`job ${job.id} lease was lost before publishing`);
+    await client.query('COMMIT');
+    return { tables, rows, superseded };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** The job was taken over by another attempt (its lease expired); this attempt must not publish. */
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
