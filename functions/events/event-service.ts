@@ -1,6 +1,10 @@
 import { ERRORS } from '../../shared/errors.ts';
 import { ident } from '../../shared/ingest/copy-text.ts';
-import { type IngestOutcome, ingestObject, TransientIngestError } from '../../shared/ingest/ingest-object.ts';
+import {
+  type IngestOutcome,
+  ingestObject,
+  TransientIngestError,
+} from '../../shared/ingest/ingest-object.ts';
 import { jobsRepository } from '../../shared/ingest/jobs-repository.ts';
 import type { ObjectEvent } from '../../shared/ingest/normalise-event.ts';
 import type { Services } from '../../shared/services.ts';
@@ -60,7 +64,13 @@ export async function handleObjectEvent(services: Services, e: ObjectEvent): Pro
   }
   const etag = e.versionId ?? e.etag;
   if (!etag) return { ...base, status: 'ignored', reason: 'event has no eTag or versionId' };
-  const outcome = await ingestObject(services, { bucket: e.bucket, key: e.key, etag, versionId: e.versionId, size: e.size });
+  const outcome = await ingestObject(services, {
+    bucket: e.bucket,
+    key: e.key,
+    etag,
+    versionId: e.versionId,
+    size: e.size,
+  });
   return {
     ...base,
     status: outcome.status,

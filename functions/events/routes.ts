@@ -6,7 +6,12 @@ import { type AppRouter, createRouter, requireUser } from '../../shared/http/app
 import { type IngestJob, jobsRepository } from '../../shared/ingest/jobs-repository.ts';
 import { normaliseEvent } from '../../shared/ingest/normalise-event.ts';
 import type { Services } from '../../shared/services.ts';
-import { createIngestGate, type EventResult, handleObjectEvent, transientToHttp } from './event-service.ts';
+import {
+  createIngestGate,
+  type EventResult,
+  handleObjectEvent,
+  transientToHttp,
+} from './event-service.ts';
 
 const jobSchema = z.object({}).passthrough().openapi('IngestJob');
 
@@ -17,7 +22,9 @@ const jobSchema = z.object({}).passthrough().openapi('IngestJob');
 export function eventsRoutes(services: Services): AppRouter {
   const router = createRouter();
   const gate = createIngestGate(services.config.events.maxConcurrent);
-  const webhookAuth = requireStaticToken(() => services.config.events.webhookToken, { name: 'SLUICE_WEBHOOK_TOKEN' });
+  const webhookAuth = requireStaticToken(() => services.config.events.webhookToken, {
+    name: 'SLUICE_WEBHOOK_TOKEN',
+  });
 
   router.openAPIRegistry.registerPath(
     createRoute({
@@ -26,11 +33,17 @@ export function eventsRoutes(services: Services): AppRouter {
       summary: 'Bucket notification webhook (MinIO, S3, EventBridge, CloudEvents)',
       description:
         'Bearer SLUICE_WEBHOOK_TOKEN. 200 with per-object results (done, duplicate, in_progress, failed, ignored); 503 when the database or object store is unreachable (retry); 429 above SLUICE_MAX_CONCURRENT_INGESTS.',
-      request: { body: { content: { 'application/json': { schema: z.object({}).passthrough() } } } },
-      responses: { 200: { description: 'Processed' }, 202: { description: 'Another delivery is processing it' } },
+      request: {
+        body: { content: { 'application/json': { schema: z.object({}).passthrough() } } },
+      },
+      responses: {
+        200: { description: 'Processed' },
+        202: { description: 'Another delivery is processing it' },
+      },
     }),
   );
-  router.on('HEAD', '/minio-event', (c) => c.body(null, 200));
+  // MinIO probes the target with HEAD before sending; Hono answers HEAD through the GET route.
+  router.get('/minio-event', (c) => c.body(null, 200));
   router.post('/minio-event', webhookAuth, async (c) => {
     const text = await c.req.text();
     let body: unknown = null;
@@ -42,15 +55,29 @@ export function eventsRoutes(services: Services): AppRouter {
         return c.json({ status: 'rejected', reason: 'body is not JSON', results: [] }, 200);
       }
     }
-    const headers = Object.fromEntries([...c.req.raw.headers.entries()].map(([k, v]) => [k.toLowerCase(), v]));
+    const headers = Object.fromEntries(
+      [...c.req.raw.headers.entries()].map(([k, v]) => [k.toLowerCase(), v]),
+    );
     const { events, rejected } = normaliseEvent(headers, body);
     if (events.length === 0) {
-      return c.json({ status: 'ignored', reason: rejected.map((r) => r.reason).join('; ') || 'no events', results: [] }, 200);
+      return c.json(
+        {
+          status: 'ignored',
+          reason: rejected.map((r) => r.reason).join('; ') || 'no events',
+          results: [],
+        },
+        200,
+      );
     }
     const results: EventResult[] = [];
     for (const e of events) {
       if (e.type === 'created' && !gate.tryEnter()) {
-        throw new AppError(429, 'TOO_MANY_REQUESTS', `More than ${services.config.events.maxConcurrent} ingests are running; retry later`, { retryAfterS: 5 });
+        throw new AppError(
+          429,
+          'TOO_MANY_REQUESTS',
+          `More than ${services.config.events.maxConcurrent} ingests are running; retry later`,
+          { retryAfterS: 5 },
+        );
       }
       try {
         results.push(await handleObjectEvent(services, e).catch(transientToHttp));
@@ -66,7 +93,8 @@ export function eventsRoutes(services: Services): AppRouter {
   router.use('/api/v1/ingests/*', requireUser());
 
   /** Users see jobs under their own folder; admins see all. */
-  const scope = (p: Principal) => (isAdmin(p) ? undefined : `${services.config.s3.prefix}${p.sub}/`);
+  const scope = (p: Principal) =>
+    isAdmin(p) ? undefined : `${services.config.s3.prefix}${p.sub}/`;
 
   router.openapi(
     createRoute({
@@ -84,7 +112,11 @@ export function eventsRoutes(services: Services): AppRouter {
       responses: {
         200: {
           description: 'A page of jobs; pass nextCursor as cursor for the next page',
-          content: { 'application/json': { schema: z.object({ jobs: z.array(jobSchema), nextCursor: z.number().nullable() }) } },
+          content: {
+            'application/json': {
+              schema: z.object({ jobs: z.array(jobSchema), nextCursor: z.number().nullable() }),
+            },
+          },
         },
       },
     }),
@@ -109,13 +141,16 @@ export function eventsRoutes(services: Services): AppRouter {
       path: '/api/v1/ingests/{id}',
       summary: 'One ingest job with its tables, rows, timings and error',
       request: { params: z.object({ id: z.coerce.number().int().positive() }) },
-      responses: { 200: { description: 'The job', content: { 'application/json': { schema: jobSchema } } } },
+      responses: {
+        200: { description: 'The job', content: { 'application/json': { schema: jobSchema } } },
+      },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
       const job: IngestJob | undefined = await jobsRepository(services.db).get(id);
       const prefix = scope(c.get('principal'));
-      if (!job || (prefix !== undefined && !job.key.startsWith(prefix))) throw ERRORS.notFound('ingest job', String(id));
+      if (!job || (prefix !== undefined && !job.key.startsWith(prefix)))
+        throw ERRORS.notFound('ingest job', String(id));
       return c.json(job, 200);
     },
   );

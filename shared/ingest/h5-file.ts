@@ -82,8 +82,28 @@ export async function createH5(): Promise<H5Instance> {
   return { File: h5.File, Module };
 }
 
+const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** HDF5's superblock signature sits at byte 0, 512, 1024, 2048, ... (files may carry a user block). */
+async function hasSignature(path: string): Promise<boolean> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const buf = Buffer.alloc(8);
+    for (let at = 0; at + 8 <= size; at = at === 0 ? 512 : at * 2) {
+      await fh.read(buf, 0, 8, at);
+      if (buf.equals(SIGNATURE)) return true;
+    }
+    return false;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Opens a host file read-only in a fresh instance. Throws a readable error when it is not HDF5. */
 export async function openH5(path: string): Promise<{ file: H5File; h5: H5Instance }> {
+  if (!(await hasSignature(path))) throw new Error('not a readable HDF5 file (no HDF5 signature)');
   const h5 = await createH5();
   try {
     return { file: new h5.File(path, 'r'), h5 };

@@ -36,10 +36,16 @@ async function columns(table: string) {
     `SELECT column_name, data_type, udt_name FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`,
     [table],
   );
-  return Object.fromEntries(r.rows.map((c) => [c.column_name, c.data_type === 'ARRAY' ? `${c.udt_name.slice(1)}[]` : c.data_type]));
+  return Object.fromEntries(
+    r.rows.map((c) => [
+      c.column_name,
+      c.data_type === 'ARRAY' ? `${c.udt_name.slice(1)}[]` : c.data_type,
+    ]),
+  );
 }
 
-const count = async (table: string) => (await db.query(`SELECT count(*)::int AS n FROM "${table}"`)).rows[0].n as number;
+const count = async (table: string) =>
+  (await db.query(`SELECT count(*)::int AS n FROM "${table}"`)).rows[0].n as number;
 
 describe('every HDF5 fixture ingests with the right rows and types, or fails with a reason', () => {
   it('compound table with gzip (PyTables ex-noattr): two tables, right types and values', async () => {
@@ -47,7 +53,11 @@ describe('every HDF5 fixture ingests with the right rows and types, or fails wit
     expect(res.status).toBe(200);
     expect(result?.status).toBe('done');
     expect(result?.tables).toEqual(
-      expect.arrayContaining(['job_pytables_ex_noattr__columns', 'job_pytables_ex_noattr__detector_table', 'job_pytables_ex_noattr__columns_pressure']),
+      expect.arrayContaining([
+        'job_pytables_ex_noattr__columns',
+        'job_pytables_ex_noattr__detector_table',
+        'job_pytables_ex_noattr__columns_pressure',
+      ]),
     );
     expect(await count('job_pytables_ex_noattr__detector_table')).toBe(15);
     expect(await columns('job_pytables_ex_noattr__detector_table')).toEqual({
@@ -60,11 +70,22 @@ describe('every HDF5 fixture ingests with the right rows and types, or fails wit
       pressure: 'real',
       temperature: 'double precision',
     });
-    const row = await db.query(`SELECT * FROM job_pytables_ex_noattr__detector_table ORDER BY "TDCcount" LIMIT 2 OFFSET 1`);
-    expect(row.rows[0]).toMatchObject({ ADCcount: 256, TDCcount: 1, grid_i: 1, grid_j: 9, name: 'Particle:      1' });
+    const row = await db.query(
+      `SELECT * FROM job_pytables_ex_noattr__detector_table ORDER BY "TDCcount" LIMIT 2 OFFSET 1`,
+    );
+    expect(row.rows[0]).toMatchObject({
+      ADCcount: 256,
+      TDCcount: 1,
+      grid_i: 1,
+      grid_j: 9,
+      name: 'Particle:      1',
+    });
     // Column-per-dataset group: TDC and name are 10 long and become one table.
     expect(await count('job_pytables_ex_noattr__columns')).toBe(10);
-    expect(await columns('job_pytables_ex_noattr__columns')).toEqual({ TDC: 'integer', name: 'text' });
+    expect(await columns('job_pytables_ex_noattr__columns')).toEqual({
+      TDC: 'integer',
+      name: 'text',
+    });
     const pressure = await db.query('SELECT value FROM job_pytables_ex_noattr__columns_pressure');
     expect(pressure.rows[0].value).toEqual([0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
   });
@@ -72,8 +93,16 @@ describe('every HDF5 fixture ingests with the right rows and types, or fails wit
   it('big-endian compound with array members (smpl_compound_chunked)', async () => {
     const { result } = await ingest('hdf5/pytables_smpl_compound_chunked.h5');
     expect(result?.tables).toEqual(['job_pytables_smpl_compound_chunked']);
-    expect(await columns('job_pytables_smpl_compound_chunked')).toMatchObject({ a_name: 'integer', c_name: 'text', d_name: 'int2[]', f_name: 'float8[]', g_name: 'smallint' });
-    const r = await db.query('SELECT a_name, c_name, d_name, e_name, f_name FROM job_pytables_smpl_compound_chunked ORDER BY a_name');
+    expect(await columns('job_pytables_smpl_compound_chunked')).toMatchObject({
+      a_name: 'integer',
+      c_name: 'text',
+      d_name: 'int2[]',
+      f_name: 'float8[]',
+      g_name: 'smallint',
+    });
+    const r = await db.query(
+      'SELECT a_name, c_name, d_name, e_name, f_name FROM job_pytables_smpl_compound_chunked ORDER BY a_name',
+    );
     expect(r.rows).toHaveLength(6);
     expect(r.rows[1].a_name).toBe(1);
     expect(r.rows[1].c_name).toBe('Hello!');
@@ -93,7 +122,11 @@ describe('every HDF5 fixture ingests with the right rows and types, or fails wit
     const { result } = await ingest('hdf5/pytables_nested-type-with-gaps.h5');
     const table = result?.tables?.[0] as string;
     expect(await count(table)).toBe(20);
-    expect(await columns(table)).toEqual({ float: 'real', compound__char: 'smallint', compound__double: 'double precision' });
+    expect(await columns(table)).toEqual({
+      float: 'real',
+      compound__char: 'smallint',
+      compound__double: 'double precision',
+    });
   });
 
   it('enum becomes text labels; bool enum becomes boolean; big-endian floats are read right', async () => {
@@ -105,7 +138,10 @@ describe('every HDF5 fixture ingests with the right rows and types, or fails wit
     const be = await db.query('SELECT value FROM job_h5wasm_array__bigendian');
     expect(be.rows.map((r) => r.value)).toEqual([3, 2, 1]);
     expect(await columns('job_h5wasm_array__bool')).toEqual({ col_0: 'boolean', col_1: 'boolean' });
-    const cat = await db.query(`SELECT dataset_path, skipped FROM ingest_catalog WHERE job_id = $1 ORDER BY dataset_path`, [a.result?.jobId]);
+    const cat = await db.query(
+      `SELECT dataset_path, skipped FROM ingest_catalog WHERE job_id = $1 ORDER BY dataset_path`,
+      [a.result?.jobId],
+    );
     expect(JSON.stringify(cat.rows)).toContain('3-D datasets are not tabular');
   });
 
@@ -115,16 +151,26 @@ describe('every HDF5 fixture ingests with the right rows and types, or fails wit
     expect(await count('job_pytables_python3__atable')).toBe(0);
     expect(await count('job_pytables_python3__agroup_atable2')).toBe(1);
     const idx = await ingest('hdf5/pytables_indexes_2_1.h5');
-    expect(idx.result?.tables).toEqual(['job_pytables_indexes_2_1__table1', 'job_pytables_indexes_2_1__table2']);
+    expect(idx.result?.tables).toEqual([
+      'job_pytables_indexes_2_1__table1',
+      'job_pytables_indexes_2_1__table2',
+    ]);
     expect(await count('job_pytables_indexes_2_1__table1')).toBe(21);
-    expect(await columns('job_pytables_indexes_2_1__table1')).toEqual({ var1: 'text', var2: 'boolean', var3: 'integer', var4: 'double precision' });
+    expect(await columns('job_pytables_indexes_2_1__table1')).toEqual({
+      var1: 'text',
+      var2: 'boolean',
+      var3: 'integer',
+      var4: 'double precision',
+    });
   });
 
   it('pandas HDFStore table (DLC2Kinematics): 800 rows with a float array column', async () => {
     const { result } = await ingest('hdf5/dlc2kinematics_reachingDEMO_2D.h5');
     expect(result?.tables).toEqual(['job_dlc2kinematics_reachingdemo_2d']);
     expect(await count('job_dlc2kinematics_reachingdemo_2d')).toBe(800);
-    const r = await db.query('SELECT array_length(values_block_0, 1) AS n FROM job_dlc2kinematics_reachingdemo_2d LIMIT 1');
+    const r = await db.query(
+      'SELECT array_length(values_block_0, 1) AS n FROM job_dlc2kinematics_reachingdemo_2d LIMIT 1',
+    );
     expect(r.rows[0].n).toBe(99);
   });
 
@@ -175,7 +221,13 @@ describe('every HDF5 fixture ingests with the right rows and types, or fails wit
     const c = await ingest('hdf5/pytables_flavored_vlarrays-format1.6.h5');
     expect(c.result?.status).toBe('done');
     const d = await ingest('hdf5/pytables_smpl_SDSextendible.h5');
-    expect(await columns(d.result?.tables?.[0] as string)).toEqual({ col_0: 'integer', col_1: 'integer', col_2: 'integer', col_3: 'integer', col_4: 'integer' });
+    expect(await columns(d.result?.tables?.[0] as string)).toEqual({
+      col_0: 'integer',
+      col_1: 'integer',
+      col_2: 'integer',
+      col_3: 'integer',
+      col_4: 'integer',
+    });
   });
 });
 
@@ -188,7 +240,12 @@ describe('AnnData (.h5ad) files through the tables pipeline', () => {
     const lzf = await ingest('h5ad/anndata_v0.7.8_adata.h5ad', 'lab/v078.h5');
     expect(lzf.result?.status).toBe('done');
     expect(await count('job_v078__obs')).toBe(30);
-    expect(await columns('job_v078__obs')).toMatchObject({ _index: 'text', float64: 'double precision', int64: 'bigint', uint8: 'smallint' });
+    expect(await columns('job_v078__obs')).toMatchObject({
+      _index: 'text',
+      float64: 'double precision',
+      int64: 'bigint',
+      uint8: 'smallint',
+    });
     const legacy = await ingest('h5ad/anndata_v0.5.0_adata.h5ad', 'lab/legacy.h5');
     expect(legacy.result?.status).toBe('done');
     expect(await count('job_legacy__obs')).toBe(700);
