@@ -185,5 +185,9 @@ function permanentReason(err: unknown): string {
   const e = err as { message?: string; code?: string };
   if (e?.code && /^[0-9A-Z]{5}$/.test(e.code))
     return `database rejected the data (${e.code}): ${e.message}`;
-  return e?.message || String(err);
+  if (err instanceof PermanentIngestError || err instanceof UnsupportedTypeError) {
+    return e.message as string;
+  }
+  // Anything else came out of the HDF5 library: a damaged or truncated file.
+  return `HDF5 read failed (damaged or truncated file?): ${e?.message || String(err)}`;
 }
