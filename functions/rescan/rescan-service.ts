@@ -54,6 +54,8 @@ export interface RescanDeps {
   log: Logger;
   /** Seconds between progress lines (default 10). */
   progressEveryS?: number;
+  /** Keys per listing page (default 1,000, the S3 maximum). */
+  pageSize?: number;
 }
 
 /** Checkpoint per scope: where each listing resumes. `null` = that shard finished this pass. */
@@ -189,13 +191,13 @@ export async function runRescan(deps: RescanDeps, opts: RescanOptions = {}): Pro
         // delimiter and continuation tokens; it resumes from its start (it holds only loose files).
         const rootOnly = shard === prefix && shardNames.length > 1;
         const first: PageCursor = rootOnly ? {} : { startAfter: checkpoint.shards[shard] ?? '' };
-        let page = fetchPage(d.s3, bucket, shard, first, rootOnly);
+        let page = fetchPage(d.s3, bucket, shard, first, rootOnly, d.pageSize ?? PAGE);
         for (;;) {
           if (outOfTime()) return;
           const t0 = Date.now();
           const { objects, next } = await page;
           // Prefetch the next page while this one is diffed and ingested.
-          if (next) page = fetchPage(d.s3, bucket, shard, next, rootOnly);
+          if (next) page = fetchPage(d.s3, bucket, shard, next, rootOnly, d.pageSize ?? PAGE);
           counts.listed += objects.length;
           const candidates = objects.filter((x) => matches(x.key));
           const unknown = candidates.length ? await d.ingest.unknown(bucket, candidates) : [];
@@ -282,6 +284,7 @@ async function fetchPage(
   prefix: string,
   cursor: PageCursor,
   rootOnly: boolean,
+  pageSize: number,
 ): Promise<{ objects: ListedObject[]; next?: PageCursor }> {
   const out = await s3.send(
     new ListObjectsV2Command({
@@ -289,7 +292,7 @@ async function fetchPage(
       Prefix: prefix,
       StartAfter: cursor.startAfter || undefined,
       ContinuationToken: cursor.token,
-      MaxKeys: PAGE,
+      MaxKeys: pageSize,
       Delimiter: rootOnly ? '/' : undefined,
     }),
   );
