@@ -62,12 +62,13 @@ async function h5wasmEntry(): Promise<string> {
   throw new Error('h5wasm is not installed (node_modules/h5wasm not found)');
 }
 
+let shared: Promise<H5Instance> | undefined;
+
 /**
- * Creates a fresh h5wasm instance (its own WebAssembly memory), loading the library on first use only so
- * functions that never read HDF5 never pay for it at start-up. Each ingest gets its own instance: a
- * malformed file can leave the library's heap in a bad state, and that must not leak into the next job.
+ * Loads a new h5wasm instance (its own WebAssembly memory) on first use only, so functions that never
+ * read HDF5 never pay for it at start-up.
  */
-export async function createH5(): Promise<H5Instance> {
+async function loadInstance(): Promise<H5Instance> {
   // A distinct URL per instance makes Node evaluate the module again, which instantiates new wasm.
   const url = `${await h5wasmEntry()}?instance=${++generation}`;
   const h5 = (await import(url)) as { ready: Promise<H5Module>; File: H5Instance['File'] };
@@ -80,6 +81,23 @@ export async function createH5(): Promise<H5Instance> {
     // Without plugins, LZF/Blosc datasets fail with an error naming the filter.
   }
   return { File: h5.File, Module };
+}
+
+/** The process's h5wasm instance. */
+export function createH5(): Promise<H5Instance> {
+  shared ??= loadInstance();
+  return shared;
+}
+
+/**
+ * Retires the current instance after a file made the library fail: its heap may be left in a bad
+ * state, so the next file gets a new instance. (Module instances cannot be unloaded, so this is kept
+ * for failures rather than done per file.)
+ */
+export function retireH5(h5: H5Instance): void {
+  void shared?.then((current) => {
+    if (current === h5) shared = undefined;
+  });
 }
 
 const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -108,6 +126,7 @@ export async function openH5(path: string): Promise<{ file: H5File; h5: H5Instan
   try {
     return { file: new h5.File(path, 'r'), h5 };
   } catch (err) {
+    retireH5(h5);
     throw new Error(`not a readable HDF5 file (${(err as Error).message || 'open failed'})`);
   }
 }

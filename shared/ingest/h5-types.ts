@@ -1,3 +1,4 @@
+import type { BinaryWriter } from './copy-binary.ts';
 import { arrayElement, arrayLiteral, copyEscape, floatText } from './copy-text.ts';
 
 /** The subset of h5wasm's type metadata this module reads. */
@@ -48,6 +49,9 @@ export class UnsupportedTypeError extends Error {
 /** Reads one value at `offset` of a record and renders it as COPY text (already escaped). */
 export type FieldEncoder = (view: DataView, offset: number) => string;
 
+/** Writes one value at `offset` of a record as a binary COPY field (length + big-endian bytes). */
+export type BinaryFieldEncoder = (view: DataView, offset: number, out: BinaryWriter) => void;
+
 /** One output column: its name, its Postgres type and how to read it from a fixed-size record. */
 export interface FieldColumn {
   name: string;
@@ -55,6 +59,8 @@ export interface FieldColumn {
   /** Byte offset inside the record. */
   offset: number;
   encode: FieldEncoder;
+  /** Binary COPY encoder, when the type has a simple binary form (numbers, booleans, strings). */
+  binary?: BinaryFieldEncoder;
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -291,14 +297,85 @@ function fieldColumnsOf(m: H5Meta, name: string, baseOffset: number): FieldColum
   }
   const text = scalarText(m);
   const needsEscape = m.type === H5T.STRING || m.type === H5T.ENUM;
+  const pgType = scalarPgType(m);
   return [
     {
       name: name || 'value',
-      pgType: scalarPgType(m),
+      pgType,
       offset: baseOffset,
       encode: needsEscape ? (v, o) => copyEscape(text(v, o)) : text,
+      binary: scalarBinary(m, pgType, text),
     },
   ];
+}
+
+const utf8Encoder = new TextEncoder();
+
+/** Binary COPY encoder for a scalar, or undefined where text is simpler (numeric for uint64). */
+function scalarBinary(
+  m: H5Meta,
+  pgType: string,
+  text: (v: DataView, o: number) => string,
+): BinaryFieldEncoder | undefined {
+  const le = m.littleEndian;
+  if (m.type === H5T.INTEGER && pgType !== 'numeric') {
+    const read = integerReader(m.size, m.signed, le);
+    if (pgType === 'smallint')
+      return (v, o, w) => {
+        w.ensure(6);
+        w.int32(2);
+        w.int16(Number(read(v, o)));
+      };
+    if (pgType === 'integer')
+      return (v, o, w) => {
+        w.ensure(8);
+        w.int32(4);
+        w.int32(Number(read(v, o)));
+      };
+    return (v, o, w) => {
+      w.ensure(12);
+      w.int32(8);
+      w.view.setBigInt64(w.pos, BigInt(read(v, o)));
+      w.pos += 8;
+    };
+  }
+  if (m.type === H5T.FLOAT) {
+    if (m.size === 8)
+      return (v, o, w) => {
+        w.ensure(12);
+        w.int32(8);
+        w.view.setFloat64(w.pos, v.getFloat64(o, le));
+        w.pos += 8;
+      };
+    const read =
+      m.size === 4
+        ? (v: DataView, o: number) => v.getFloat32(o, le)
+        : (v: DataView, o: number) => float16(v.getUint16(o, le));
+    return (v, o, w) => {
+      w.ensure(8);
+      w.int32(4);
+      w.view.setFloat32(w.pos, read(v, o));
+      w.pos += 4;
+    };
+  }
+  if (pgType === 'boolean') {
+    return (v, o, w) => {
+      w.ensure(5);
+      w.int32(1);
+      w.view.setUint8(w.pos, text(v, o) === 't' ? 1 : 0);
+      w.pos += 1;
+    };
+  }
+  if (pgType === 'text') {
+    return (v, o, w) => {
+      const bytes = utf8Encoder.encode(text(v, o));
+      w.ensure(4 + bytes.length);
+      w.int32(bytes.length);
+      w.buf.set(bytes, w.pos);
+      w.pos += bytes.length;
+    };
+  }
+  return undefined;
 }
 
 /** Postgres type and COPY text for values h5wasm has already processed (vlen data). */

@@ -8,7 +8,7 @@ import { pipeline as pipe } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { mapInfrastructureError } from '../errors.ts';
 import type { Services } from '../services.ts';
-import { openH5 } from './h5-file.ts';
+import { openH5, retireH5 } from './h5-file.ts';
 import { UnsupportedTypeError } from './h5-types.ts';
 import { type IngestJob, jobsRepository } from './jobs-repository.ts';
 import { PermanentIngestError, type PipelineOutput } from './pipeline.ts';
@@ -150,11 +150,15 @@ export async function ingestObject(
         'ingest done',
       );
       return { status: result.superseded ? 'superseded' : 'done', job: done };
+    } catch (err) {
+      // The library failed on this file (not the database): later files get a fresh instance.
+      if (!isTransient(err) && !(err instanceof LeaseLostError)) retireH5(h5);
+      throw err;
     } finally {
       try {
         file.close();
       } catch {
-        // A file the library could not fully read may refuse to close; its instance is dropped anyway.
+        // A file the library could not fully read may refuse to close; its instance is retired anyway.
       }
     }
   } catch (err) {

@@ -6,7 +6,9 @@ export interface OutputTable {
   datasetPath: string;
   columns: { name: string; pgType: string }[];
   rows: number;
-  write(sink: (chunk: string) => Promise<void>): Promise<void>;
+  /** Chunks are binary COPY tuples (header and trailer added by the publisher) instead of text. */
+  binary?: boolean;
+  write(sink: (chunk: string | Buffer) => Promise<void>): Promise<void>;
 }
 
 /** Per-job energy figures (profile pipeline). */

@@ -2,10 +2,11 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from './copy-binary.ts';
 import { ident } from './copy-text.ts';
 import type { IngestJob } from './jobs-repository.ts';
 import { jobsRepository } from './jobs-repository.ts';
-import type { PipelineOutput } from './pipeline.ts';
+import type { OutputTable, PipelineOutput } from './pipeline.ts';
 import { claimTableName, fitIdentifier } from './table-names.ts';
 
 export interface PublishResult {
@@ -14,23 +15,23 @@ export interface PublishResult {
   superseded: boolean;
 }
 
-async function copyInto(
-  client: pg.PoolClient,
-  table: string,
-  write: (sink: (chunk: string) => Promise<void>) => Promise<void>,
-) {
-  const stream = client.query(copyFrom(`COPY ${ident(table)} FROM STDIN`));
+async function copyInto(client: pg.PoolClient, table: string, t: OutputTable) {
+  const format = t.binary ? ' (FORMAT binary)' : '';
+  const stream = client.query(copyFrom(`COPY ${ident(table)} FROM STDIN${format}`));
   const done = finished(stream);
   // Surface a COPY error (bad value) at once instead of after the whole file is read.
   let failed: Error | undefined;
   done.catch((err: Error) => {
     failed = err;
   });
-  await write(async (chunk) => {
+  const put = async (chunk: string | Buffer) => {
     if (failed) throw failed;
     if (chunk.length === 0) return;
     if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), done]);
-  });
+  };
+  if (t.binary) await put(COPY_BINARY_HEADER);
+  await t.write(put);
+  if (t.binary) await put(COPY_BINARY_TRAILER);
   stream.end();
   await done;
 }
@@ -70,7 +71,7 @@ export async function publish(
         const staging = fitIdentifier(`_sluice_stg_${job.id}_${i}`);
         const cols = t.columns.map((c) => `${ident(c.name)} ${c.pgType}`).join(', ');
         await client.query(`CREATE TABLE ${ident(staging)} (${cols})`);
-        await copyInto(client, staging, t.write);
+        await copyInto(client, staging, t);
         await client.query(`DROP TABLE IF EXISTS ${ident(name)}`);
         await client.query(`ALTER TABLE ${ident(staging)} RENAME TO ${ident(name)}`);
         await client.query(

@@ -22,6 +22,7 @@ export function tablesPipeline(h5: H5Instance, file: H5File): PipelineOutput {
       datasetPath: single ? '' : s.path,
       columns: s.columns,
       rows: s.rows,
+      binary: s.binary === true,
       async write(sink) {
         const rowBytes = Math.max(1, s.columns.length * 8);
         const step = Math.max(1, Math.min(65_536, Math.floor(CHUNK_BYTES / rowBytes)));

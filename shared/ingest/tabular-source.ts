@@ -1,3 +1,4 @@
+import { BinaryWriter } from './copy-binary.ts';
 import {
   type H5Dataset,
   type H5Group,
@@ -22,8 +23,10 @@ export interface TabularSource {
   kind: 'compound' | 'columns' | 'matrix' | 'vector' | 'scalar' | 'empty';
   rows: number;
   columns: { name: string; pgType: string }[];
-  /** COPY text (rows terminated by `\n`) for rows [start, end). */
-  read(start: number, end: number): Promise<string>;
+  /** COPY data for rows [start, end): text (rows ended by `\n`), or binary tuples when `binary`. */
+  read(start: number, end: number): Promise<string | Buffer>;
+  /** True when `read` yields binary COPY tuples (every column has a binary form). */
+  binary?: boolean;
 }
 
 export interface Skipped {
@@ -77,12 +80,17 @@ function rawSource(
   cols: FieldColumn[],
   rows: number,
   rowBytes: number,
+  textOnly: boolean,
 ): TabularSource {
   const columns = uniqueNames(cols);
+  const binary = !textOnly && columns.every((c) => c.binary !== undefined);
+  const writer = binary ? new BinaryWriter() : undefined;
+  const nc = columns.length;
   return {
     path,
     kind,
     rows,
+    binary,
     columns: columns.map((c) => ({ name: c.name, pgType: c.pgType })),
     async read(start, end) {
       let bytes: Uint8Array;
@@ -93,8 +101,23 @@ function rawSource(
       }
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const n = end - start;
+      if (writer) {
+        const enc = columns.map((c) => c.binary as NonNullable<FieldColumn['binary']>);
+        const offs = columns.map((c) => c.offset);
+        for (let r = 0; r < n; r++) {
+          const base = r * rowBytes;
+          writer.ensure(2);
+          writer.int16(nc);
+          for (let c = 0; c < nc; c++)
+            (enc[c] as NonNullable<FieldColumn['binary']>)(
+              view,
+              base + (offs[c] as number),
+              writer,
+            );
+        }
+        return writer.take();
+      }
       const lines: string[] = new Array(n);
-      const nc = columns.length;
       const parts: string[] = new Array(nc);
       for (let r = 0; r < n; r++) {
         const base = r * rowBytes;
@@ -124,7 +147,12 @@ function processedValues(ds: H5Dataset, start: number, end: number): unknown[] {
 }
 
 /** Columns for one dataset read row by row, or a reason it cannot be a table. */
-function datasetSource(h5: H5Instance, path: string, ds: H5Dataset): TabularSource | Skipped {
+function datasetSource(
+  h5: H5Instance,
+  path: string,
+  ds: H5Dataset,
+  textOnly = false,
+): TabularSource | Skipped {
   const m = ds.metadata;
   const reason = unsupportedReason(m);
   if (reason) return { path, reason };
@@ -175,7 +203,7 @@ function datasetSource(h5: H5Instance, path: string, ds: H5Dataset): TabularSour
         name: `col_${i}`,
         offset: i * m.size,
       }));
-      return rawSource(h5, path, ds, 'matrix', cols, rows, m.size * ncols);
+      return rawSource(h5, path, ds, 'matrix', cols, rows, m.size * ncols, textOnly);
     }
     const kind = m.type === H5T.COMPOUND ? 'compound' : shape.length === 0 ? 'scalar' : 'vector';
     return rawSource(
@@ -186,6 +214,7 @@ function datasetSource(h5: H5Instance, path: string, ds: H5Dataset): TabularSour
       fieldColumns(m, m.type === H5T.COMPOUND ? '' : 'value'),
       rows,
       m.size,
+      textOnly,
     );
   } catch (err) {
     if (err instanceof UnsupportedTypeError) return { path, reason: err.message };
@@ -216,7 +245,7 @@ function columnGroup(
   const [length, n] = [...counts.entries()].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0] ?? [0, 0];
   if (n < 2) return undefined;
   const same = oneD.filter((x) => x.ds.metadata.shape?.[0] === length);
-  const parts = same.map((x) => ({ name: x.name, source: datasetSource(h5, x.path, x.ds) }));
+  const parts = same.map((x) => ({ name: x.name, source: datasetSource(h5, x.path, x.ds, true) }));
   if (parts.some((p) => !('read' in p.source))) return undefined;
   const sources = parts.map((p) => ({ name: p.name, source: p.source as TabularSource }));
   const columns = uniqueNames(
@@ -229,7 +258,7 @@ function columnGroup(
     columns,
     async read(start, end) {
       const blocks = await Promise.all(sources.map((s) => s.source.read(start, end)));
-      const split = blocks.map((b) => b.split('\n'));
+      const split = blocks.map((b) => String(b).split('\n'));
       const n = end - start;
       const lines: string[] = new Array(n);
       for (let r = 0; r < n; r++) lines[r] = split.map((col) => col[r]).join('\t');

@@ -90,7 +90,8 @@ describe('exactly once in effect, whatever the delivery does', () => {
       MINIO_ACCESS_KEY: stack.config.s3.accessKey as string,
       MINIO_SECRET_KEY: stack.config.s3.secretKey as string,
       MINIO_BUCKET: stack.bucket,
-      SLUICE_LEASE_S: '2',
+      // Long enough that the early check below runs well inside the dead attempt's lease.
+      SLUICE_LEASE_S: '6',
     };
     const child = spawn(
       process.execPath,
@@ -135,7 +136,7 @@ describe('exactly once in effect, whatever the delivery does', () => {
     // While the dead attempt's lease lasts, a delivery is told it is in progress.
     const early = (await (await postEvent(app, body)).json()) as { results: { status: string }[] };
     expect(early.results[0]?.status).toBe('in_progress');
-    await new Promise((r) => setTimeout(r, 2500));
+    await new Promise((r) => setTimeout(r, 6500));
     const res = (await (await postEvent(app, body)).json()) as { results: { status: string }[] };
     expect(res.results[0]?.status).toBe('done');
     expect((await db.query('SELECT count(*)::int AS n FROM job_killed')).rows[0].n).toBe(1_500_000);

@@ -154,7 +154,8 @@ with h5py.File(sys.argv[1], 'w') as f:
       MINIO_ACCESS_KEY: stack.config.s3.accessKey as string,
       MINIO_SECRET_KEY: stack.config.s3.secretKey as string,
       MINIO_BUCKET: stack.bucket,
-      SLUICE_LEASE_S: '2',
+      // Long enough that the early check below runs well inside the dead attempt's lease.
+      SLUICE_LEASE_S: '6',
     };
     const child = spawn(
       process.execPath,
@@ -181,7 +182,7 @@ with h5py.File(sys.argv[1], 'w') as f:
     // Before the lease expires the job is left alone; afterwards the rescan reclaims and finishes it.
     const early = await rescan({ prefix: 'crash/' });
     expect(early.run).toMatchObject({ reclaimed: 0, ingested: 0 });
-    await new Promise((r) => setTimeout(r, 2500));
+    await new Promise((r) => setTimeout(r, 6500));
     const late = await rescan({ prefix: 'crash/' });
     expect(late.run).toMatchObject({ reclaimed: 1, ingested: 1 });
     expect((await db.query('SELECT count(*)::int AS n FROM job_big')).rows[0].n).toBe(1_500_000);
