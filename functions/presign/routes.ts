@@ -1,7 +1,433 @@
-import { type AppRouter, createRouter } from '../../shared/http/app-kit.ts';
+import { createRoute, z } from '@hono/zod-openapi';
+import { ALL_OPS, mintBucketToken } from '../../shared/auth/bucket-token.ts';
+import { ERRORS } from '../../shared/errors.ts';
+import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
+import { splitRelative } from '../../shared/storage/relative-path.ts';
+import { requireAccess } from './access.ts';
+import { authService } from './auth-service.ts';
+import { MAX_OBJECT, presignService } from './presign-service.ts';
 
-/** Routes of the presign function (mounted by its app and by the local stack). */
-export function presignRoutes(_services: Services): AppRouter {
-  return createRouter();
+const json = <T extends z.ZodTypeAny>(schema: T) => ({
+  content: { 'application/json': { schema } },
+});
+const anyObject = z.object({}).passthrough();
+const ok = (description: string) => ({ 200: { description, ...json(anyObject) } });
+
+const uploadBody = z
+  .object({
+    name: z.string().min(1).max(1024).openapi({ example: 'run1/data.h5' }),
+    size: z.number().int().min(0).max(MAX_OBJECT),
+    contentType: z.string().max(255).optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/i, 'hex SHA-256')
+      .optional(),
+    enforceSize: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Presigned POST with content-length-range' }),
+  })
+  .strict();
+const keyQuery = z.object({ key: z.string().min(1).max(1024) });
+const uploadIdParam = z.object({ uploadId: z.string().min(1).max(1024) });
+const partNumber = z.number().int().min(1).max(10_000);
+const username = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, . _ -');
+
+/** Presign function: login, bucket tokens, uploads (single and multipart), downloads, listing. */
+export function presignRoutes(services: Services): AppRouter {
+  const r = createRouter();
+
+  // --- local accounts (labs without an identity provider) ---
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/auth/login',
+      summary: 'Log in with a local account',
+      request: {
+        body: json(z.object({ username, password: z.string().min(1).max(1024) }).strict()),
+      },
+      responses: ok('Access and refresh tokens'),
+    }),
+    async (c) => {
+      const { username: u, password } = c.req.valid('json');
+      return c.json(await authService.login(services, u, password), 200);
+    },
+  );
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/auth/refresh',
+      summary: 'Trade a refresh token for a new pair (rotation)',
+      request: { body: json(z.object({ refreshToken: z.string().min(10).max(200) }).strict()) },
+      responses: ok('New tokens'),
+    }),
+    async (c) => c.json(await authService.refresh(services, c.req.valid('json').refreshToken), 200),
+  );
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/auth/logout',
+      summary: 'Revoke a refresh token',
+      request: { body: json(z.object({ refreshToken: z.string().min(10).max(200) }).strict()) },
+      responses: ok('Revoked'),
+    }),
+    async (c) => {
+      await authService.logout(services, c.req.valid('json').refreshToken);
+      return c.json({ status: 'revoked' }, 200);
+    },
+  );
+  r.use('/auth/users', requireUser({ role: 'admin' }));
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/auth/users',
+      summary: 'Create a local user (admins only)',
+      request: {
+        body: json(
+          z
+            .object({
+              username,
+              password: z.string().min(8).max(1024),
+              roles: z.array(z.enum(['admin', 'worker'])).default([]),
+            })
+            .strict(),
+        ),
+      },
+      responses: { 201: { description: 'Created', ...json(anyObject) } },
+    }),
+    async (c) => c.json(await authService.createUser(services, c.req.valid('json')), 201),
+  );
+
+  // --- everything below accepts a user JWT or a bucket token ---
+  for (const path of [
+    '/api/v1/bucket-token',
+    '/api/v1/uploads',
+    '/api/v1/uploads/*',
+    '/api/v1/downloads',
+    '/api/v1/objects',
+    '/storage/*',
+  ]) {
+    r.use(path, requireAccess());
+  }
+
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/v1/bucket-token',
+      summary: 'A short-lived token scoped to one bucket, one key prefix and some operations',
+      request: {
+        body: json(
+          z
+            .object({
+              prefix: z
+                .string()
+                .max(1024)
+                .optional()
+                .openapi({ description: 'Below your folder (admins: any)' }),
+              ops: z
+                .array(z.enum(['read', 'write', 'list']))
+                .min(1)
+                .default([...ALL_OPS]),
+              ttlMin: z.number().int().min(1).optional(),
+            })
+            .strict(),
+        ),
+      },
+      responses: ok('The token and its scope'),
+    }),
+    async (c) => {
+      const scope = c.get('scope');
+      if (scope.via !== 'user') throw ERRORS.forbidden('Bucket tokens cannot mint bucket tokens');
+      const body = c.req.valid('json');
+      const { auth, s3 } = services.config;
+      let prefix = scope.home;
+      if (body.prefix) {
+        const rel = body.prefix.replace(/\/$/, '');
+        splitRelative(rel, 'prefix');
+        prefix = scope.admin ? `${s3.prefix}${rel}/` : `${scope.home}${rel}/`;
+      }
+      if (!prefix.startsWith(scope.prefix))
+        throw ERRORS.forbidden(`prefix '${prefix}' is outside your prefix`);
+      const ttlMin = Math.min(body.ttlMin ?? auth.bucketTokenTtlMin, auth.bucketTokenTtlMin);
+      if (!auth.bucketTokenSecret) throw ERRORS.unavailable('Bucket tokens are not configured');
+      const { token, expiresAt } = await mintBucketToken(
+        auth.bucketTokenSecret,
+        { sub: scope.sub, bucket: scope.bucket, prefix, ops: body.ops },
+        ttlMin * 60,
+      );
+      return c.json(
+        { token, bucket: scope.bucket, prefix, ops: body.ops, expiresAt: expiresAt.toISOString() },
+        200,
+      );
+    },
+  );
+
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/v1/uploads',
+      summary: 'Presigned PUT (or POST) up to the single-PUT limit; a multipart plan above it',
+      request: { body: json(uploadBody) },
+      responses: ok('Upload instructions'),
+    }),
+    async (c) =>
+      c.json(await presignService.createUpload(services, c.get('scope'), c.req.valid('json')), 200),
+  );
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/v1/uploads/{uploadId}/parts',
+      summary: 'Presigned UploadPart URLs for a batch of parts',
+      request: {
+        params: uploadIdParam,
+        body: json(
+          z
+            .object({ key: z.string().min(1), partNumbers: z.array(partNumber).min(1).max(1000) })
+            .strict(),
+        ),
+      },
+      responses: ok('Part URLs'),
+    }),
+    async (c) => {
+      const { key, partNumbers } = c.req.valid('json');
+      return c.json(
+        await presignService.presignParts(
+          services,
+          c.get('scope'),
+          c.req.valid('param').uploadId,
+          key,
+          partNumbers,
+        ),
+        200,
+      );
+    },
+  );
+  r.openapi(
+    createRoute({
+      method: 'put',
+      path: '/api/v1/uploads/{uploadId}/parts/{partNumber}',
+      summary: 'Record an uploaded part and its ETag (resume does not depend on ListParts)',
+      request: {
+        params: uploadIdParam.extend({ partNumber: z.coerce.number().int().min(1).max(10_000) }),
+        body: json(
+          z
+            .object({
+              key: z.string().min(1),
+              etag: z.string().min(1).max(200),
+              size: z.number().int().min(0).optional(),
+            })
+            .strict(),
+        ),
+      },
+      responses: ok('Recorded'),
+    }),
+    async (c) => {
+      const { uploadId, partNumber: n } = c.req.valid('param');
+      const b = c.req.valid('json');
+      await presignService.reportPart(services, c.get('scope'), uploadId, b.key, {
+        partNumber: n,
+        etag: b.etag,
+        size: b.size,
+      });
+      return c.json({ uploadId, partNumber: n, status: 'recorded' }, 200);
+    },
+  );
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/uploads/{uploadId}',
+      summary: 'Parts uploaded so far (paged)',
+      request: {
+        params: uploadIdParam,
+        query: keyQuery.extend({
+          cursor: z.coerce.number().int().min(0).default(0),
+          limit: z.coerce.number().int().min(1).max(1000).default(1000),
+        }),
+      },
+      responses: ok('Parts'),
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      return c.json(
+        await presignService.listParts(
+          services,
+          c.get('scope'),
+          c.req.valid('param').uploadId,
+          q.key,
+          q.cursor,
+          q.limit,
+        ),
+        200,
+      );
+    },
+  );
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/v1/uploads/{uploadId}/complete',
+      summary: 'Complete a multipart upload',
+      request: {
+        params: uploadIdParam,
+        body: json(
+          z
+            .object({
+              key: z.string().min(1),
+              parts: z
+                .array(z.object({ partNumber, etag: z.string().min(1).max(200) }).strict())
+                .min(1)
+                .max(10_000),
+            })
+            .strict(),
+        ),
+      },
+      responses: ok('The object'),
+    }),
+    async (c) => {
+      const b = c.req.valid('json');
+      return c.json(
+        await presignService.complete(
+          services,
+          c.get('scope'),
+          c.req.valid('param').uploadId,
+          b.key,
+          b.parts,
+        ),
+        200,
+      );
+    },
+  );
+  r.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/v1/uploads/{uploadId}',
+      summary: 'Abort a multipart upload',
+      request: { params: uploadIdParam, query: keyQuery },
+      responses: ok('Aborted'),
+    }),
+    async (c) =>
+      c.json(
+        await presignService.abort(
+          services,
+          c.get('scope'),
+          c.req.valid('param').uploadId,
+          c.req.valid('query').key,
+        ),
+        200,
+      ),
+  );
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/downloads',
+      summary: 'Presigned GET URL',
+      request: { query: keyQuery.extend({ filename: z.string().min(1).max(255).optional() }) },
+      responses: ok('URL and its real expiry'),
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const d = presignService.download(services, c.get('scope'), q.key, q.filename);
+      return c.json({ url: d.url, key: d.key, expiresAt: d.expiresAt }, 200);
+    },
+  );
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/objects',
+      summary: "The caller's objects, paged",
+      request: {
+        query: z.object({
+          prefix: z.string().max(1024).optional(),
+          cursor: z.string().max(2048).optional(),
+          limit: z.coerce.number().int().min(1).max(1000).default(1000),
+        }),
+      },
+      responses: ok('Objects'),
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      return c.json(
+        await presignService.listObjects(services, c.get('scope'), q.prefix, q.cursor, q.limit),
+        200,
+      );
+    },
+  );
+
+  // --- compatibility routes of the original service (same behaviour, real expiry reported) ---
+  const objectName = z.object({ object_name: z.string().min(1).max(1024) });
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/storage/presign/upload',
+      summary: 'Compatibility: presigned PUT for object_name in your folder',
+      request: { query: objectName },
+      responses: ok('URL'),
+    }),
+    async (c) => {
+      const name = c.req.valid('query').object_name;
+      const up = await presignService.createUpload(services, c.get('scope'), { name, size: 0 });
+      if (up.method !== 'PUT') throw ERRORS.badRequest('unexpected upload plan');
+      return c.json(
+        {
+          url: up.url,
+          object_name: up.key,
+          expires_in: services.config.presign.ttlS,
+          expiresAt: up.expiresAt,
+        },
+        200,
+      );
+    },
+  );
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/storage/presign/download',
+      summary: 'Compatibility: presigned GET for object_name in your folder',
+      request: { query: objectName },
+      responses: ok('URL'),
+    }),
+    async (c) => {
+      const scope = c.get('scope');
+      const name = c.req.valid('query').object_name;
+      const key = name.startsWith(scope.prefix)
+        ? name
+        : `${scope.home}${splitRelative(name, 'object_name').join('/')}`;
+      const d = presignService.download(services, scope, key);
+      return c.json(
+        { url: d.url, object_name: d.key, expires_in: d.expiresIn, expiresAt: d.expiresAt },
+        200,
+      );
+    },
+  );
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/storage/list',
+      summary: 'Compatibility: your objects (first 1,000)',
+      responses: ok('Objects'),
+    }),
+    async (c) => {
+      const page = await presignService.listObjects(
+        services,
+        c.get('scope'),
+        undefined,
+        undefined,
+        1000,
+      );
+      return c.json(
+        {
+          objects: page.objects.map((o) => ({
+            object_name: o.key,
+            size: o.size,
+            etag: o.etag,
+            last_modified: o.lastModified,
+          })),
+        },
+        200,
+      );
+    },
+  );
+  return r;
 }

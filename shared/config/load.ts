@@ -48,7 +48,7 @@ export interface Config {
   dataRoot: string;
   storage: BackendConfig[];
   viewer: { autoloadMaxBytes: number; disableAutoload: boolean };
-  presign: { singlePutMaxBytes: number; ttlS: number };
+  presign: { singlePutMaxBytes: number; ttlS: number; partBytes: number };
   events: {
     webhookToken?: string;
     suffixes: string[];
@@ -224,7 +224,11 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
         env.AIMINO_AUTLOAD_MAX_BYTES ?? env.AIMINO_AUTOLOAD_MAX_BYTES ?? 500_000_000,
       disableAutoload: env.AIMINO_DISABLE_AUTOLOAD,
     },
-    presign: { singlePutMaxBytes: env.SLUICE_SINGLE_PUT_MAX_BYTES, ttlS: env.SLUICE_PRESIGN_TTL_S },
+    presign: {
+      singlePutMaxBytes: env.SLUICE_SINGLE_PUT_MAX_BYTES,
+      ttlS: env.SLUICE_PRESIGN_TTL_S,
+      partBytes: env.SLUICE_MULTIPART_PART_BYTES,
+    },
     events: {
       webhookToken: env.SLUICE_WEBHOOK_TOKEN,
       suffixes,

@@ -96,6 +96,8 @@ export const envSchema = z.object({
 
   /** Single PUT limit; larger uploads get a multipart plan. */
   SLUICE_SINGLE_PUT_MAX_BYTES: int(1).default(100 * 1024 * 1024),
+  /** Preferred multipart part size in bytes (grown when a file would need more than 10,000 parts). */
+  SLUICE_MULTIPART_PART_BYTES: int(5 * 1024 * 1024).default(64 * 1024 * 1024),
   /** Lifetime of presigned URLs, seconds. */
   SLUICE_PRESIGN_TTL_S: int(1).default(1800),
   /** Bearer token MinIO sends with webhook events (`auth_token`). */

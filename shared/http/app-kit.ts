@@ -3,6 +3,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import type { AccessScope } from '../auth/access-scope.ts';
 import { bearer, isAdmin, type Principal } from '../auth/jwt.ts';
 import { AppError, ERRORS, mapInfrastructureError, reasonPhrase } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -16,6 +17,8 @@ export interface AppEnv {
     log: Logger;
     requestId: string;
     principal: Principal;
+    /** Set by the presign function's auth middleware. */
+    scope: AccessScope;
   };
 }
 

@@ -1,32 +1,9 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ERRORS } from '../errors.ts';
+import { splitRelative } from './relative-path.ts';
 
-/**
- * Splits a relative reference into validated segments. Refuses everything that could name a place
- * other than "below the base": absolute paths, drive letters, `..`/`.` segments, NUL and control
- * characters, backslashes, empty segments (`a//b`, trailing `/`) and over-long names.
- * Percent-encoded text is NOT decoded: `%2e%2e` is a literal (odd, but harmless) file name.
- */
-export function splitRelative(rel: string, field = 'path'): string[] {
-  if (typeof rel !== 'string' || rel.length === 0) throw ERRORS.invalidPath(`${field} is empty`);
-  if (rel.length > 4096) throw ERRORS.invalidPath(`${field} is longer than 4096 characters`);
-  if (rel.includes('\0')) throw ERRORS.invalidPath(`${field} contains a NUL byte`);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
-  if (/[\x01-\x1f\x7f]/.test(rel)) throw ERRORS.invalidPath(`${field} contains control characters`);
-  if (rel.includes('\\')) throw ERRORS.invalidPath(`${field} contains a backslash`);
-  if (rel.startsWith('/') || /^[a-zA-Z]:/.test(rel))
-    throw ERRORS.invalidPath(`${field} must be relative`);
-  const segments = rel.normalize('NFC').split('/');
-  for (const s of segments) {
-    if (s === '') throw ERRORS.invalidPath(`${field} has an empty segment`);
-    if (s === '..') throw ERRORS.pathEscapes();
-    if (s === '.') throw ERRORS.invalidPath(`${field} has a '.' segment`);
-    if (Buffer.byteLength(s) > 255)
-      throw ERRORS.invalidPath(`${field} has a segment over 255 bytes`);
-  }
-  return segments;
-}
+export { splitRelative };
 
 /** True when `child` is `base` itself or lies below it (both absolute, normalised). */
 export function isWithin(base: string, child: string): boolean {

@@ -1,0 +1,401 @@
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+} from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import type { AccessScope } from '../../shared/auth/access-scope.ts';
+import type { BucketOp } from '../../shared/auth/bucket-token.ts';
+import { AppError, ERRORS } from '../../shared/errors.ts';
+import type { Services } from '../../shared/services.ts';
+import { splitRelative } from '../../shared/storage/relative-path.ts';
+import { createPresigner, type Presigner } from './presigner.ts';
+
+const MiB = 1024 * 1024;
+const MIN_PART = 5 * MiB;
+const MAX_PART = 5 * 1024 * MiB;
+const MAX_PARTS = 10_000;
+/** S3's largest object. */
+export const MAX_OBJECT = 5 * 1024 * 1024 * MiB;
+
+const presigners = new WeakMap<Services, Presigner>();
+
+/** The presigner for the public endpoint, created once per services object. */
+export function presignerFor(services: Services): Presigner {
+  let p = presigners.get(services);
+  if (!p) {
+    const { credentials } = services.s3;
+    p = createPresigner({
+      endpoint: services.config.s3.publicEndpoint,
+      region: services.config.s3.region,
+      accessKeyId: credentials.accessKeyId,
+      secretAccessKey: credentials.secretAccessKey,
+    });
+    presigners.set(services, p);
+  }
+  return p;
+}
+
+/** Refuses the call unless the scope allows `op`. */
+export function requireOp(scope: AccessScope, op: BucketOp): void {
+  if (!scope.ops.includes(op)) throw ERRORS.forbidden(`This token does not allow '${op}'`);
+}
+
+/** The object key for an upload `name`: normalised, below the caller's home folder, never outside it. */
+export function uploadKey(scope: AccessScope, name: string): string {
+  const segments = splitRelative(name.replace(/^\/+/, ''), 'name');
+  return scope.home + segments.join('/');
+}
+
+/** Validates a full object key the caller wants to read or act on. */
+export function checkKey(scope: AccessScope, key: string, field = 'key'): string {
+  splitRelative(key, field);
+  if (!key.startsWith(scope.prefix))
+    throw ERRORS.forbidden(`${field} '${key}' is outside your prefix '${scope.prefix}'`);
+  return key;
+}
+
+/** Part size: the configured size, grown until the part count fits 10,000, within S3's 5 MiB..5 GiB. */
+export function planParts(
+  size: number,
+  preferred: number,
+): { partSize: number; partCount: number } {
+  if (size > MAX_OBJECT)
+    throw ERRORS.validation([{ field: 'size', message: 'exceeds the 5 TiB object limit' }]);
+  let partSize = Math.max(MIN_PART, preferred);
+  if (Math.ceil(size / partSize) > MAX_PARTS) partSize = Math.ceil(size / MAX_PARTS / MiB) * MiB;
+  if (partSize > MAX_PART)
+    throw ERRORS.validation([{ field: 'size', message: 'needs parts above 5 GiB' }]);
+  return { partSize, partCount: Math.max(1, Math.ceil(size / partSize)) };
+}
+
+const expiry = (ttlS: number) => new Date(Date.now() + ttlS * 1000).toISOString();
+const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+
+export const presignService = {
+  /** A single presigned PUT, a presigned POST with a size range, or a multipart plan. */
+  async createUpload(
+    services: Services,
+    scope: AccessScope,
+    body: {
+      name: string;
+      size: number;
+      contentType?: string;
+      sha256?: string;
+      enforceSize?: boolean;
+    },
+  ) {
+    requireOp(scope, 'write');
+    const key = uploadKey(scope, body.name);
+    const { presign, config } = { presign: presignerFor(services), config: services.config };
+    const ttlS = config.presign.ttlS;
+    if (body.size <= config.presign.singlePutMaxBytes) {
+      if (body.enforceSize) {
+        const post = await createPresignedPost(services.s3.signer, {
+          Bucket: scope.bucket,
+          Key: key,
+          Conditions: [['content-length-range', body.size, body.size]],
+          Fields: body.contentType ? { 'Content-Type': body.contentType } : {},
+          Expires: ttlS,
+        });
+        return {
+          method: 'POST' as const,
+          url: post.url,
+          fields: post.fields,
+          key,
+          expiresAt: expiry(ttlS),
+        };
+      }
+      const headers: Record<string, string> = {};
+      if (body.sha256) headers['x-amz-checksum-sha256'] = hexToBase64(body.sha256);
+      const url = presign.presign({
+        method: 'PUT',
+        bucket: scope.bucket,
+        key,
+        expiresIn: ttlS,
+        headers,
+      });
+      if (body.contentType) headers['content-type'] = body.contentType;
+      return { method: 'PUT' as const, url, headers, key, expiresAt: expiry(ttlS) };
+    }
+    const { partSize, partCount } = planParts(body.size, config.presign.partBytes);
+    const created = await services.s3.admin.send(
+      new CreateMultipartUploadCommand({
+        Bucket: scope.bucket,
+        Key: key,
+        ContentType: body.contentType,
+      }),
+    );
+    const uploadId = created.UploadId as string;
+    await services.db.query(
+      `INSERT INTO uploads (upload_id, bucket, key, owner, size, part_size, part_count) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [uploadId, scope.bucket, key, scope.sub, body.size, partSize, partCount],
+    );
+    return {
+      method: 'MULTIPART' as const,
+      uploadId,
+      key,
+      partSize,
+      partCount,
+      expiresAt: expiry(ttlS),
+    };
+  },
+
+  async upload(services: Services, scope: AccessScope, uploadId: string, key: string) {
+    checkKey(scope, key);
+    const res = await services.db.query<{
+      key: string;
+      part_count: number;
+      part_size: number;
+      size: number;
+      status: string;
+    }>('SELECT key, part_count, part_size, size, status FROM uploads WHERE upload_id = $1', [
+      uploadId,
+    ]);
+    const u = res.rows[0];
+    if (!u || u.key !== key) throw ERRORS.notFound('upload', uploadId);
+    return u;
+  },
+
+  /** Presigned UploadPart URLs for a batch of part numbers. */
+  async presignParts(
+    services: Services,
+    scope: AccessScope,
+    uploadId: string,
+    key: string,
+    partNumbers: number[],
+  ) {
+    requireOp(scope, 'write');
+    const u = await this.upload(services, scope, uploadId, key);
+    if (u.status !== 'open') throw ERRORS.conflict(`Upload '${uploadId}' is ${u.status}`);
+    const bad = partNumbers.filter((n) => n > u.part_count);
+    if (bad.length)
+      throw ERRORS.validation([
+        {
+          field: 'partNumbers',
+          message: `parts ${bad.join(', ')} exceed the plan's ${u.part_count} parts`,
+        },
+      ]);
+    const ttlS = services.config.presign.ttlS;
+    const p = presignerFor(services);
+    return {
+      uploadId,
+      key,
+      expiresAt: expiry(ttlS),
+      parts: partNumbers.map((n) => ({
+        partNumber: n,
+        url: p.presign({
+          method: 'PUT',
+          bucket: scope.bucket,
+          key,
+          expiresIn: ttlS,
+          query: { partNumber: String(n), uploadId },
+        }),
+      })),
+    };
+  },
+
+  /** Records a part the client uploaded (its ETag), so a resume works whatever ListParts says. */
+  async reportPart(
+    services: Services,
+    scope: AccessScope,
+    uploadId: string,
+    key: string,
+    part: { partNumber: number; etag: string; size?: number },
+  ) {
+    requireOp(scope, 'write');
+    await this.upload(services, scope, uploadId, key);
+    await services.db.query(
+      `INSERT INTO upload_parts (upload_id, part_number, etag, size) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (upload_id, part_number) DO UPDATE SET etag = EXCLUDED.etag, size = EXCLUDED.size, reported_at = now()`,
+      [uploadId, part.partNumber, part.etag.replaceAll('"', ''), part.size ?? null],
+    );
+  },
+
+  /** Parts uploaded so far: the server's ListParts merged with what clients reported; paged. */
+  async listParts(
+    services: Services,
+    scope: AccessScope,
+    uploadId: string,
+    key: string,
+    cursor: number,
+    limit: number,
+  ) {
+    requireOp(scope, 'write');
+    const u = await this.upload(services, scope, uploadId, key);
+    const parts = new Map<
+      number,
+      { partNumber: number; etag: string; size: number | null; source: string }
+    >();
+    const reported = await services.db.query<{
+      part_number: number;
+      etag: string;
+      size: number | null;
+    }>(
+      'SELECT part_number, etag, size FROM upload_parts WHERE upload_id = $1 AND part_number > $2 ORDER BY part_number LIMIT $3',
+      [uploadId, cursor, limit],
+    );
+    for (const r of reported.rows)
+      parts.set(r.part_number, {
+        partNumber: r.part_number,
+        etag: r.etag,
+        size: r.size,
+        source: 'reported',
+      });
+    try {
+      const listed = await services.s3.admin.send(
+        new ListPartsCommand({
+          Bucket: scope.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumberMarker: cursor ? String(cursor) : undefined,
+          MaxParts: limit,
+        }),
+      );
+      for (const p of listed.Parts ?? []) {
+        if (p.PartNumber)
+          parts.set(p.PartNumber, {
+            partNumber: p.PartNumber,
+            etag: (p.ETag ?? '').replaceAll('"', ''),
+            size: p.Size ?? null,
+            source: 'server',
+          });
+      }
+    } catch {
+      // Some servers answer ListParts with nothing or an error mid-upload; the reported parts stand.
+    }
+    const page = [...parts.values()].sort((a, b) => a.partNumber - b.partNumber).slice(0, limit);
+    const last = page.at(-1);
+    return {
+      uploadId,
+      key,
+      status: u.status,
+      partCount: u.part_count,
+      partSize: u.part_size,
+      parts: page,
+      nextCursor: page.length === limit && last ? last.partNumber : null,
+    };
+  },
+
+  async complete(
+    services: Services,
+    scope: AccessScope,
+    uploadId: string,
+    key: string,
+    parts: { partNumber: number; etag: string }[],
+  ) {
+    requireOp(scope, 'write');
+    const u = await this.upload(services, scope, uploadId, key);
+    if (u.status !== 'open') throw ERRORS.conflict(`Upload '${uploadId}' is ${u.status}`);
+    const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
+    const numbers = sorted.map((p) => p.partNumber);
+    if (new Set(numbers).size !== numbers.length)
+      throw ERRORS.validation([{ field: 'parts', message: 'part numbers repeat' }]);
+    try {
+      const out = await services.s3.admin.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: scope.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: {
+            Parts: sorted.map((p) => ({
+              PartNumber: p.partNumber,
+              ETag: `"${p.etag.replaceAll('"', '')}"`,
+            })),
+          },
+        }),
+      );
+      await services.db.query(
+        `UPDATE uploads SET status = 'completed', finished_at = now() WHERE upload_id = $1`,
+        [uploadId],
+      );
+      return { key, etag: (out.ETag ?? '').replaceAll('"', ''), location: out.Location ?? null };
+    } catch (err) {
+      const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.$metadata?.httpStatusCode && e.$metadata.httpStatusCode < 500) {
+        throw new AppError(
+          400,
+          e.name === 'InvalidPart' || e.name === 'InvalidPartOrder'
+            ? 'INVALID_PART'
+            : 'BAD_REQUEST',
+          `The object store refused to complete the upload: ${e.name ?? ''} ${e.message ?? ''}`.trim(),
+        );
+      }
+      throw err;
+    }
+  },
+
+  async abort(services: Services, scope: AccessScope, uploadId: string, key: string) {
+    requireOp(scope, 'write');
+    await this.upload(services, scope, uploadId, key);
+    let storeAborted = true;
+    try {
+      await services.s3.admin.send(
+        new AbortMultipartUploadCommand({ Bucket: scope.bucket, Key: key, UploadId: uploadId }),
+      );
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // 404: already gone. 405/501: a store without AbortMultipartUpload (the local test server);
+      // the parts then expire by the store's own lifecycle, and the answer says so.
+      if (status === 405 || status === 501) storeAborted = false;
+      else if (status !== 404) throw err;
+    }
+    await services.db.query(
+      `UPDATE uploads SET status = 'aborted', finished_at = now() WHERE upload_id = $1`,
+      [uploadId],
+    );
+    return { uploadId, key, status: 'aborted' as const, storeAborted };
+  },
+
+  /** A presigned GET, optionally asking the server to send a download file name. */
+  download(services: Services, scope: AccessScope, key: string, filename?: string) {
+    requireOp(scope, 'read');
+    checkKey(scope, key);
+    const ttlS = services.config.presign.ttlS;
+    const query: Record<string, string> = {};
+    if (filename)
+      query['response-content-disposition'] =
+        `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"`;
+    const url = presignerFor(services).presign({
+      method: 'GET',
+      bucket: scope.bucket,
+      key,
+      expiresIn: ttlS,
+      query,
+    });
+    return { key, url, expiresAt: expiry(ttlS), expiresIn: ttlS };
+  },
+
+  /** The caller's objects (or a sub-prefix of them), one page of up to 1,000. */
+  async listObjects(
+    services: Services,
+    scope: AccessScope,
+    sub: string | undefined,
+    cursor: string | undefined,
+    limit: number,
+  ) {
+    requireOp(scope, 'list');
+    const prefix = scope.prefix + (sub ?? '');
+    if (sub) splitRelative(sub.replace(/\/$/, ''), 'prefix');
+    const out = await services.s3.internal.send(
+      new ListObjectsV2Command({
+        Bucket: scope.bucket,
+        Prefix: prefix,
+        ContinuationToken: cursor,
+        MaxKeys: limit,
+      }),
+    );
+    return {
+      prefix,
+      objects: (out.Contents ?? []).map((o) => ({
+        key: o.Key as string,
+        size: o.Size ?? 0,
+        etag: (o.ETag ?? '').replaceAll('"', ''),
+        lastModified: o.LastModified?.toISOString(),
+      })),
+      nextCursor: out.IsTruncated ? (out.NextContinuationToken ?? null) : null,
+    };
+  },
+};

@@ -1,0 +1,115 @@
+// SigV4 query-string presigning in plain JavaScript (no Node built-ins, no async crypto), so the same
+// code runs in Node and in Cloudflare's workerd and gives identical URLs for identical inputs.
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+
+const encoder = new TextEncoder();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function hex(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i] as number];
+  return out;
+}
+
+/** RFC 3986 encoding as SigV4 wants it: everything but `A-Za-z0-9-._~` escaped (`/` kept in paths). */
+export function uriEncode(s: string, keepSlash = false): string {
+  let out = encodeURIComponent(s).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+  if (keepSlash) out = out.replace(/%2F/g, '/');
+  return out;
+}
+
+export interface PresignerOptions {
+  /** Public endpoint the user will reach, e.g. `https://s3.lab.org` (the signature covers its Host). */
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface PresignRequest {
+  method: 'GET' | 'PUT' | 'HEAD' | 'DELETE' | 'POST';
+  bucket: string;
+  key: string;
+  /** Seconds the URL stays valid (1 .. 604800). */
+  expiresIn: number;
+  /** Extra query parameters that are part of the request (partNumber, uploadId, response-*). */
+  query?: Record<string, string>;
+  /** Extra headers the client must send, signed (lower-case names), e.g. x-amz-checksum-sha256. */
+  headers?: Record<string, string>;
+  /** Signing time; defaults to now. */
+  now?: Date;
+}
+
+/**
+ * Creates a presigner. The derived signing key (and its HMAC state) is cached per day, so each URL costs
+ * one SHA-256 and one HMAC, computed synchronously: Web Crypto's async round trips would cost more than
+ * the hashing itself. Path-style URLs (`endpoint/bucket/key`), as MinIO serves them.
+ */
+export function createPresigner(opts: PresignerOptions) {
+  const url = new URL(opts.endpoint);
+  const host = url.host;
+  const base = `${url.protocol}//${host}${url.pathname.replace(/\/$/, '')}`;
+  const basePath = url.pathname.replace(/\/$/, '');
+  const keys = new Map<string, ReturnType<typeof hmac.create>>();
+  const mac = (key: Uint8Array, data: string) => hmac(sha256, key, encoder.encode(data));
+
+  /** HMAC state keyed with the day's signing key; cloned per URL. */
+  const signer = (date: string) => {
+    let k = keys.get(date);
+    if (!k) {
+      const kDate = mac(encoder.encode(`AWS4${opts.secretAccessKey}`), date);
+      const kSigning = mac(mac(mac(kDate, opts.region), 's3'), 'aws4_request');
+      k = hmac.create(sha256, kSigning);
+      if (keys.size > 4) keys.clear();
+      keys.set(date, k);
+    }
+    return k;
+  };
+
+  return {
+    host,
+    /** The presigned URL for `req`. */
+    presign(req: PresignRequest): string {
+      const now = req.now ?? new Date();
+      const amzDate = now
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}/, '');
+      const date = amzDate.slice(0, 8);
+      const scope = `${date}/${opts.region}/s3/aws4_request`;
+      const headerNames = [
+        'host',
+        ...Object.keys(req.headers ?? {}).map((h) => h.toLowerCase()),
+      ].sort();
+      const params: [string, string][] = [
+        ['X-Amz-Algorithm', 'AWS4-HMAC-SHA256'],
+        ['X-Amz-Credential', `${opts.accessKeyId}/${scope}`],
+        ['X-Amz-Date', amzDate],
+        ['X-Amz-Expires', String(req.expiresIn)],
+        ['X-Amz-SignedHeaders', headerNames.join(';')],
+        ...Object.entries(req.query ?? {}),
+      ];
+      const query = params
+        .map(([k, v]) => [uriEncode(k), uriEncode(v)] as const)
+        .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1))
+        .map(([k, v]) => `${k}=${v}`)
+        .join('&');
+      const path = `${basePath}/${uriEncode(req.bucket)}/${uriEncode(req.key, true)}`;
+      const lowerHeaders: Record<string, string> = { host };
+      for (const [k, v] of Object.entries(req.headers ?? {}))
+        lowerHeaders[k.toLowerCase()] = v.trim();
+      const canonicalHeaders = headerNames.map((h) => `${h}:${lowerHeaders[h]}\n`).join('');
+      const canonical = `${req.method}\n${path}\n${query}\n${canonicalHeaders}\n${headerNames.join(';')}\nUNSIGNED-PAYLOAD`;
+      const digest = hex(sha256(encoder.encode(canonical)));
+      const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${digest}`;
+      const signature = hex(signer(date).clone().update(encoder.encode(toSign)).digest());
+      return `${base}/${uriEncode(req.bucket)}/${uriEncode(req.key, true)}?${query}&X-Amz-Signature=${signature}`;
+    },
+  };
+}
+
+export type Presigner = ReturnType<typeof createPresigner>;

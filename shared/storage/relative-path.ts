@@ -1,0 +1,31 @@
+// Pure path-segment validation (no Node built-ins): shared by the filesystem resolver and by the
+// presign function, which also runs in Cloudflare workerd.
+import { ERRORS } from '../errors.ts';
+
+const utf8 = new TextEncoder();
+
+/**
+ * Splits a relative reference into validated segments. Refuses everything that could name a place
+ * other than "below the base": absolute paths, drive letters, `..`/`.` segments, NUL and control
+ * characters, backslashes, empty segments (`a//b`, trailing `/`) and over-long names.
+ * Percent-encoded text is NOT decoded: `%2e%2e` is a literal (odd, but harmless) file name.
+ */
+export function splitRelative(rel: string, field = 'path'): string[] {
+  if (typeof rel !== 'string' || rel.length === 0) throw ERRORS.invalidPath(`${field} is empty`);
+  if (rel.length > 4096) throw ERRORS.invalidPath(`${field} is longer than 4096 characters`);
+  if (rel.includes('\0')) throw ERRORS.invalidPath(`${field} contains a NUL byte`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
+  if (/[\x01-\x1f\x7f]/.test(rel)) throw ERRORS.invalidPath(`${field} contains control characters`);
+  if (rel.includes('\\')) throw ERRORS.invalidPath(`${field} contains a backslash`);
+  if (rel.startsWith('/') || /^[a-zA-Z]:/.test(rel))
+    throw ERRORS.invalidPath(`${field} must be relative`);
+  const segments = rel.normalize('NFC').split('/');
+  for (const s of segments) {
+    if (s === '') throw ERRORS.invalidPath(`${field} has an empty segment`);
+    if (s === '..') throw ERRORS.pathEscapes();
+    if (s === '.') throw ERRORS.invalidPath(`${field} has a '.' segment`);
+    if (utf8.encode(s).length > 255)
+      throw ERRORS.invalidPath(`${field} has a segment over 255 bytes`);
+  }
+  return segments;
+}
