@@ -89,7 +89,7 @@ export function eventsRoutes(services: Services): AppRouter {
     return c.json({ status: busy ? 'in_progress' : 'ok', results }, busy ? 202 : 200);
   });
 
-  router.use('/api/v1/ingests', requireUser());
+  // `/x/*` also matches `/x`.
   router.use('/api/v1/ingests/*', requireUser());
 
   /** Users see jobs under their own folder; admins see all. */

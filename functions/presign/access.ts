@@ -8,16 +8,37 @@ import {
 import { bearer, isAdmin } from '../../shared/auth/jwt.ts';
 import { ERRORS } from '../../shared/errors.ts';
 import type { AppEnv } from '../../shared/http/app-kit.ts';
+import type { Services } from '../../shared/services.ts';
 
 /**
  * Accepts a user JWT (scope: the user's folder; admins everything under MINIO_OBJECT_PREFIX) or a
  * bucket token (scope: its bucket, prefix and operations) and stores the result as `scope`.
  */
-export const requireAccess = (): MiddlewareHandler<AppEnv> => async (c, next) => {
-  const services = c.get('services');
+export const requireAccess = (): MiddlewareHandler<AppEnv> => {
+  // Scopes of tokens already checked, until they expire: clients reuse one token for many calls.
+  const known = new Map<string, { scope: AccessScope; expMs: number }>();
+  return async (c, next) => {
+    const token = bearer(c.req.header('authorization'));
+    const hit = known.get(token);
+    if (hit && hit.expMs > Date.now()) {
+      c.set('scope', hit.scope);
+      return next();
+    }
+    const { scope, expMs } = await resolveScope(c.get('services'), token);
+    if (known.size >= 10_000) known.clear();
+    known.set(token, { scope, expMs });
+    c.set('scope', scope);
+    await next();
+  };
+};
+
+async function resolveScope(
+  services: Services,
+  token: string,
+): Promise<{ scope: AccessScope; expMs: number }> {
   const { s3, auth } = services.config;
-  const token = bearer(c.req.header('authorization'));
   let scope: AccessScope;
+  let expMs: number;
   if (looksLikeBucketToken(token)) {
     if (!auth.bucketTokenSecret)
       throw ERRORS.unauthorized('not_configured', 'Bucket tokens are not enabled');
@@ -32,9 +53,10 @@ export const requireAccess = (): MiddlewareHandler<AppEnv> => async (c, next) =>
       home: b.prefix,
       ops: b.ops,
     };
+    expMs = b.expiresAt.getTime();
   } else {
     const p = await services.verifyToken(token);
-    c.set('principal', p);
+    expMs = p.claims.exp ? p.claims.exp * 1000 : Date.now() + 60_000;
     const home = `${s3.prefix}${p.sub}/`;
     scope = {
       sub: p.sub,
@@ -46,6 +68,5 @@ export const requireAccess = (): MiddlewareHandler<AppEnv> => async (c, next) =>
       ops: [...ALL_OPS],
     };
   }
-  c.set('scope', scope);
-  await next();
-};
+  return { scope, expMs };
+}

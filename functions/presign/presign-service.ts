@@ -11,6 +11,7 @@ import type { BucketOp } from '../../shared/auth/bucket-token.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
 import type { Services } from '../../shared/services.ts';
 import { splitRelative } from '../../shared/storage/relative-path.ts';
+import { nodeHashes } from './node-hashes.ts';
 import { createPresigner, type Presigner } from './presigner.ts';
 
 const MiB = 1024 * 1024;
@@ -32,6 +33,7 @@ export function presignerFor(services: Services): Presigner {
       region: services.config.s3.region,
       accessKeyId: credentials.accessKeyId,
       secretAccessKey: credentials.secretAccessKey,
+      hashes: nodeHashes,
     });
     presigners.set(services, p);
   }

@@ -13,7 +13,11 @@ function hex(bytes: Uint8Array): string {
 }
 
 /** RFC 3986 encoding as SigV4 wants it: everything but `A-Za-z0-9-._~` escaped (`/` kept in paths). */
+const SAFE = /^[A-Za-z0-9\-._~]*$/;
+const SAFE_PATH = /^[A-Za-z0-9\-._~/]*$/;
+
 export function uriEncode(s: string, keepSlash = false): string {
+  if ((keepSlash ? SAFE_PATH : SAFE).test(s)) return s;
   let out = encodeURIComponent(s).replace(
     /[!'()*]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
@@ -22,12 +26,33 @@ export function uriEncode(s: string, keepSlash = false): string {
   return out;
 }
 
+/** Hash primitives; the default is pure JavaScript (runs anywhere), Node passes its native ones. */
+export interface PresignHashes {
+  sha256Hex(data: string): string;
+  /** HMAC-SHA256 of `data` under `key`, raw bytes. */
+  hmac(key: Uint8Array, data: string): Uint8Array;
+  /** HMAC-SHA256 of `data` under a key reused for many messages, hex. */
+  hmacHexWith(key: Uint8Array): (data: string) => string;
+}
+
+/** Pure-JavaScript hashes (@noble/hashes): identical results to native ones, anywhere. */
+export const jsHashes: PresignHashes = {
+  sha256Hex: (data) => hex(sha256(encoder.encode(data))),
+  hmac: (key, data) => hmac(sha256, key, encoder.encode(data)),
+  hmacHexWith: (key) => {
+    const keyed = hmac.create(sha256, key);
+    return (data) => hex(keyed.clone().update(encoder.encode(data)).digest());
+  },
+};
+
 export interface PresignerOptions {
   /** Public endpoint the user will reach, e.g. `https://s3.lab.org` (the signature covers its Host). */
   endpoint: string;
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** Hash implementation; defaults to pure JavaScript. */
+  hashes?: PresignHashes;
 }
 
 export interface PresignRequest {
@@ -54,16 +79,16 @@ export function createPresigner(opts: PresignerOptions) {
   const host = url.host;
   const base = `${url.protocol}//${host}${url.pathname.replace(/\/$/, '')}`;
   const basePath = url.pathname.replace(/\/$/, '');
-  const keys = new Map<string, ReturnType<typeof hmac.create>>();
-  const mac = (key: Uint8Array, data: string) => hmac(sha256, key, encoder.encode(data));
+  const h = opts.hashes ?? jsHashes;
+  const keys = new Map<string, (data: string) => string>();
 
-  /** HMAC state keyed with the day's signing key; cloned per URL. */
+  /** HMAC keyed with the day's signing key. */
   const signer = (date: string) => {
     let k = keys.get(date);
     if (!k) {
-      const kDate = mac(encoder.encode(`AWS4${opts.secretAccessKey}`), date);
-      const kSigning = mac(mac(mac(kDate, opts.region), 's3'), 'aws4_request');
-      k = hmac.create(sha256, kSigning);
+      const kDate = h.hmac(encoder.encode(`AWS4${opts.secretAccessKey}`), date);
+      const kSigning = h.hmac(h.hmac(h.hmac(kDate, opts.region), 's3'), 'aws4_request');
+      k = h.hmacHexWith(kSigning);
       if (keys.size > 4) keys.clear();
       keys.set(date, k);
     }
@@ -75,10 +100,9 @@ export function createPresigner(opts: PresignerOptions) {
     /** The presigned URL for `req`. */
     presign(req: PresignRequest): string {
       const now = req.now ?? new Date();
-      const amzDate = now
-        .toISOString()
-        .replace(/[-:]/g, '')
-        .replace(/\.\d{3}/, '');
+      const iso = now.toISOString();
+      // 2026-11-22T10:20:30.000Z -> 20261122T102030Z
+      const amzDate = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
       const date = amzDate.slice(0, 8);
       const scope = `${date}/${opts.region}/s3/aws4_request`;
       const headerNames = [
@@ -98,16 +122,17 @@ export function createPresigner(opts: PresignerOptions) {
         .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1))
         .map(([k, v]) => `${k}=${v}`)
         .join('&');
-      const path = `${basePath}/${uriEncode(req.bucket)}/${uriEncode(req.key, true)}`;
+      const objectPath = `/${uriEncode(req.bucket)}/${uriEncode(req.key, true)}`;
+      const path = `${basePath}${objectPath}`;
       const lowerHeaders: Record<string, string> = { host };
       for (const [k, v] of Object.entries(req.headers ?? {}))
         lowerHeaders[k.toLowerCase()] = v.trim();
       const canonicalHeaders = headerNames.map((h) => `${h}:${lowerHeaders[h]}\n`).join('');
       const canonical = `${req.method}\n${path}\n${query}\n${canonicalHeaders}\n${headerNames.join(';')}\nUNSIGNED-PAYLOAD`;
-      const digest = hex(sha256(encoder.encode(canonical)));
+      const digest = h.sha256Hex(canonical);
       const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${digest}`;
-      const signature = hex(signer(date).clone().update(encoder.encode(toSign)).digest());
-      return `${base}/${uriEncode(req.bucket)}/${uriEncode(req.key, true)}?${query}&X-Amz-Signature=${signature}`;
+      const signature = signer(date)(toSign);
+      return `${base}${objectPath}?${query}&X-Amz-Signature=${signature}`;
     },
   };
 }

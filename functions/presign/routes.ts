@@ -101,10 +101,9 @@ export function presignRoutes(services: Services): AppRouter {
     async (c) => c.json(await authService.createUser(services, c.req.valid('json')), 201),
   );
 
-  // --- everything below accepts a user JWT or a bucket token ---
+  // --- everything below accepts a user JWT or a bucket token (`/x/*` also matches `/x`) ---
   for (const path of [
     '/api/v1/bucket-token',
-    '/api/v1/uploads',
     '/api/v1/uploads/*',
     '/api/v1/downloads',
     '/api/v1/objects',

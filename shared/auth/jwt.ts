@@ -69,10 +69,36 @@ export function createTokenVerifier(auth: Config['auth']) {
   const jwks = auth.jwksUrl
     ? createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: 30_000 })
     : undefined;
-  const secret = auth.jwtSecret ? encoder.encode(auth.jwtSecret) : undefined;
+  // Imported once: importing the secret on every call costs a thread-pool round trip.
+  const secret = auth.jwtSecret
+    ? crypto.subtle.importKey(
+        'raw',
+        encoder.encode(auth.jwtSecret),
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      )
+    : undefined;
+  secret?.catch(() => {});
   const claimChecks = { issuer: auth.issuer, audience: auth.audience, clockTolerance: 5 };
+  // Tokens already verified, until they expire: clients send the same token with every request, and a
+  // signature check is a thread-pool round trip. Bounded; cleared when full.
+  const verified = new Map<string, Principal>();
 
   return async function verify(token: string): Promise<Principal> {
+    const known = verified.get(token);
+    if (known) {
+      const exp = known.claims.exp;
+      if (exp === undefined || exp * 1000 > Date.now() - 5000) return known;
+      verified.delete(token);
+    }
+    const principal = await verifyUncached(token);
+    if (verified.size >= 10_000) verified.clear();
+    verified.set(token, principal);
+    return principal;
+  };
+
+  async function verifyUncached(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
       const header = JSON.parse(
@@ -81,7 +107,10 @@ export function createTokenVerifier(auth: Config['auth']) {
       if (header.alg?.startsWith('HS')) {
         if (!secret)
           throw ERRORS.unauthorized('unsupported_algorithm', 'HS256 tokens are not accepted here');
-        ({ payload } = await jwtVerify(token, secret, { ...claimChecks, algorithms: ['HS256'] }));
+        ({ payload } = await jwtVerify(token, await secret, {
+          ...claimChecks,
+          algorithms: ['HS256'],
+        }));
       } else {
         if (!jwks)
           throw ERRORS.unauthorized('unsupported_algorithm', 'Token algorithm not accepted');
@@ -104,7 +133,7 @@ export function createTokenVerifier(auth: Config['auth']) {
       ? payload.roles.filter((r): r is string => typeof r === 'string')
       : [];
     return { sub: payload.sub, roles, kind: 'user', claims: payload };
-  };
+  }
 }
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;

@@ -67,7 +67,7 @@ export function renderError(err: unknown, c: Context<AppEnv>): Response {
     );
   }
   const body = { ...appErr.toBody(), requestId: c.get('requestId') };
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { 'x-request-id': c.get('requestId') ?? '' };
   if (appErr.status === 503 || appErr.status === 429)
     headers['Retry-After'] = String(appErr.details?.retryAfterS ?? 5);
   return c.json(body, appErr.status, headers);
@@ -104,6 +104,7 @@ export function createFunctionApp(
 ): AppRouter {
   const app = createRouter();
   const log = services.log.child({ fn: name });
+  const logRequests = log.isLevelEnabled('info');
 
   app.use('*', async (c, next) => {
     const requestId = c.req.header('x-request-id') ?? randomUUID();
@@ -112,22 +113,30 @@ export function createFunctionApp(
     c.set('log', log.child({ reqId: requestId }));
     const started = performance.now();
     await next();
-    c.header('x-request-id', requestId);
-    const ms = Math.round(performance.now() - started);
     const path = c.req.path;
-    if (path !== '/healthz' && path !== '/readyz') {
+    if (logRequests && path !== '/healthz' && path !== '/readyz') {
+      const ms = Math.round(performance.now() - started);
       c.get('log').info({ method: c.req.method, path, status: c.res.status, ms }, 'request');
     }
   });
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: opts.maxBodyBytes ?? 1024 * 1024,
-      onError: () => {
-        throw ERRORS.tooLarge(`Request body exceeds ${opts.maxBodyBytes ?? 1024 * 1024} bytes`);
-      },
-    }),
-  );
+  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const tooLarge = () => ERRORS.tooLarge(`Request body exceeds ${maxBody} bytes`);
+  // Hono's bodyLimit re-wraps every body stream; only chunked bodies (no Content-Length) need that.
+  const streamLimit = bodyLimit({
+    maxSize: maxBody,
+    onError: () => {
+      throw tooLarge();
+    },
+  });
+  app.use('*', async (c, next) => {
+    const length = c.req.header('content-length');
+    if (length !== undefined) {
+      if (Number(length) > maxBody) throw tooLarge();
+      return next();
+    }
+    if (!c.req.raw.body) return next();
+    return streamLimit(c, next);
+  });
   app.onError(renderError);
   app.notFound((c) =>
     renderError(new AppError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`), c),
