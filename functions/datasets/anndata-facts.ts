@@ -1,5 +1,5 @@
-import { H5T } from '../../shared/ingest/h5-types.ts';
 import { type H5Dataset, type H5File, type H5Group, openH5 } from '../../shared/ingest/h5-file.ts';
+import { H5T } from '../../shared/ingest/h5-types.ts';
 
 /** What a viewer needs to know about an `.h5ad` file, read without loading the matrix. */
 export interface AnnDataFacts {
@@ -61,7 +61,9 @@ function frameColumns(g: H5Group): { columns: Record<string, string>; rows: numb
       }
       rows ||= len;
       // 0.7-style categoricals: integer codes with their labels under __categories.
-      const cats = g.keys().includes('__categories') ? (g.get('__categories') as H5Group).keys() : [];
+      const cats = g.keys().includes('__categories')
+        ? (g.get('__categories') as H5Group).keys()
+        : [];
       columns[name] = cats.includes(name) ? 'category' : typeName(ds);
     } else if (child.type === 'Group') {
       const sub = child as H5Group;
@@ -121,7 +123,11 @@ export async function readAnnDataFacts(path: string): Promise<AnnDataFacts> {
     return {
       nObs,
       nVars,
-      encoding: obs.legacy ? 'legacy-compound' : attr(file, 'encoding-type') === 'anndata' ? 'anndata' : 'legacy-groups',
+      encoding: obs.legacy
+        ? 'legacy-compound'
+        : attr(file, 'encoding-type') === 'anndata'
+          ? 'anndata'
+          : 'legacy-groups',
       obs: obs.columns,
       var: vars.columns,
       hasX: x !== null,

@@ -49,7 +49,8 @@ export class TiffError extends Error {
 
 type Ifd = { hasTag(t: string): boolean; loadValue(t: string): Promise<unknown> };
 const value = async (fd: Ifd, tag: string) => (fd.hasTag(tag) ? fd.loadValue(tag) : undefined);
-const first = (v: unknown) => (Array.isArray(v) || ArrayBuffer.isView(v) ? Number((v as ArrayLike<number>)[0]) : Number(v));
+const first = (v: unknown) =>
+  Array.isArray(v) || ArrayBuffer.isView(v) ? Number((v as ArrayLike<number>)[0]) : Number(v);
 
 function omeSize(xml: string, attr: string): number | undefined {
   const pixels = /<(?:\w+:)?Pixels\b[^>]*>/.exec(xml)?.[0];
@@ -78,20 +79,30 @@ export async function readTiffFacts(file: string): Promise<TiffFacts> {
     const scheme = COMPRESSION[compressionCode];
     if (!scheme) throw new TiffError(`unsupported TIFF compression ${compressionCode}`);
     const description = await value(fd, 'ImageDescription');
-    const xml = typeof description === 'string' && /<OME[\s>]/.test(description) ? description : undefined;
-    const levels: TiffLevel[] = [{ width: main.getWidth(), height: main.getHeight(), tiled: main.isTiled }];
+    const xml =
+      typeof description === 'string' && /<OME[\s>]/.test(description) ? description : undefined;
+    const levels: TiffLevel[] = [
+      { width: main.getWidth(), height: main.getHeight(), tiled: main.isTiled },
+    ];
     for (const im of images.slice(1)) {
       const sub = first(await value(im.fileDirectory as unknown as Ifd, 'NewSubfileType'));
       // Bit 0 of NewSubfileType marks a reduced-resolution version of the main image.
-      if (sub & 1 && im.getWidth() < main.getWidth()) levels.push({ width: im.getWidth(), height: im.getHeight(), tiled: im.isTiled });
+      if (sub & 1 && im.getWidth() < main.getWidth())
+        levels.push({ width: im.getWidth(), height: im.getHeight(), tiled: im.isTiled });
     }
     const subIfds = await value(fd, 'SubIFDs');
-    const subCount = subIfds ? (Array.isArray(subIfds) || ArrayBuffer.isView(subIfds) ? (subIfds as ArrayLike<number>).length : 1) : 0;
+    const subCount = subIfds
+      ? Array.isArray(subIfds) || ArrayBuffer.isView(subIfds)
+        ? (subIfds as ArrayLike<number>).length
+        : 1
+      : 0;
     // Pyramids without the flag (plain multi-page files whose pages shrink) count too when every page halves.
     if (levels.length === 1 && pages > 1) {
       const dims = images.map((im) => im.getWidth());
       const shrinking = dims.every((w, i) => i === 0 || w < (dims[i - 1] as number));
-      if (shrinking) for (const im of images.slice(1)) levels.push({ width: im.getWidth(), height: im.getHeight(), tiled: im.isTiled });
+      if (shrinking)
+        for (const im of images.slice(1))
+          levels.push({ width: im.getWidth(), height: im.getHeight(), tiled: im.isTiled });
     }
     return {
       width: main.getWidth(),
@@ -100,7 +111,9 @@ export async function readTiffFacts(file: string): Promise<TiffFacts> {
       bitDepth: first(await value(fd, 'BitsPerSample')) || 1,
       pages,
       tiled: main.isTiled,
-      compression: scheme.decodable ? scheme.name : `${scheme.name} (headers only; pixels not decodable here)`,
+      compression: scheme.decodable
+        ? scheme.name
+        : `${scheme.name} (headers only; pixels not decodable here)`,
       omeXml: xml !== undefined,
       sizeC: xml ? omeSize(xml, 'SizeC') : undefined,
       sizeZ: xml ? omeSize(xml, 'SizeZ') : undefined,

@@ -46,7 +46,10 @@ await client.send(new CreateBucketCommand({ Bucket: bucket }));
 await migrate(services.db);
 
 say(`filling the bucket with ${OBJECTS} small objects...`);
-const keys = Array.from({ length: OBJECTS }, (_, i) => `runs/${String(i % 50).padStart(2, '0')}/sample-${String(i).padStart(6, '0')}.h5`);
+const keys = Array.from(
+  { length: OBJECTS },
+  (_, i) => `runs/${String(i % 50).padStart(2, '0')}/sample-${String(i).padStart(6, '0')}.h5`,
+);
 let next = 0;
 await Promise.all(
   Array.from({ length: 16 }, async () => {
@@ -61,8 +64,11 @@ await Promise.all(
 const listed: { key: string; etag: string }[] = [];
 let token: string | undefined;
 do {
-  const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token, MaxKeys: 1000 }));
-  for (const o of page.Contents ?? []) listed.push({ key: o.Key as string, etag: (o.ETag ?? '').replaceAll('"', '') });
+  const page = await client.send(
+    new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token, MaxKeys: 1000 }),
+  );
+  for (const o of page.Contents ?? [])
+    listed.push({ key: o.Key as string, etag: (o.ETag ?? '').replaceAll('"', '') });
   token = page.IsTruncated ? page.NextContinuationToken : undefined;
 } while (token);
 const done = listed.filter((_, i) => i % 100 !== 0);
@@ -88,14 +94,24 @@ say(`bare listing: ${count} objects in ${listS.toFixed(2)} s`);
 // (b) A dry-run rescan of the same bucket.
 const t1 = performance.now();
 const result = await runRescan(
-  { pool: services.db, s3: client, bucket, basePrefix: '', suffixes: config.events.suffixes, ingest: createIngestPort(services), log: silentLogger },
+  {
+    pool: services.db,
+    s3: client,
+    bucket,
+    basePrefix: '',
+    suffixes: config.events.suffixes,
+    ingest: createIngestPort(services),
+    log: silentLogger,
+  },
   { dryRun: true },
 );
 const rescanS = seconds(t1);
 if (result.run?.listed !== OBJECTS || result.run?.missing !== listed.length - done.length) {
   throw new Error(`rescan saw ${result.run?.listed} objects / ${result.run?.missing} missing`);
 }
-say(`dry-run rescan: listed ${result.run.listed}, missing ${result.run.missing} in ${rescanS.toFixed(2)} s`);
+say(
+  `dry-run rescan: listed ${result.run.listed}, missing ${result.run.missing} in ${rescanS.toFixed(2)} s`,
+);
 
 // (c) The diff alone over 1,000,000 synthetic keys (1% without a job), 1,000 keys per query.
 say(`loading ${SYNTHETIC} synthetic job rows...`);
@@ -112,7 +128,10 @@ const { createHash } = await import('node:crypto');
 for (let start = 1; start <= SYNTHETIC; start += 1000) {
   const page = Array.from({ length: Math.min(1000, SYNTHETIC - start + 1) }, (_, i) => {
     const g = start + i;
-    return { key: `k/${String(g).padStart(7, '0')}`, etag: createHash('md5').update(String(g)).digest('hex') };
+    return {
+      key: `k/${String(g).padStart(7, '0')}`,
+      etag: createHash('md5').update(String(g)).digest('hex'),
+    };
   });
   missing += (await repo.unknown('synthetic', page)).length;
 }
@@ -125,5 +144,9 @@ await services.close();
 await s3.stop();
 await pgServer.stop();
 await rm(root, { recursive: true, force: true });
-say(`targets: rescan_s <= 1.25 x list_s (${(1.25 * listS).toFixed(2)}); diff_1m_s <= 30; peak_rss_mb <= 300`);
-say(`RESULT rescan objects=${OBJECTS} list_s=${listS.toFixed(2)} rescan_s=${rescanS.toFixed(2)} diff_1m_s=${diffS.toFixed(2)} peak_rss_mb=${peakRssMb}`);
+say(
+  `targets: rescan_s <= 1.25 x list_s (${(1.25 * listS).toFixed(2)}); diff_1m_s <= 30; peak_rss_mb <= 300`,
+);
+say(
+  `RESULT rescan objects=${OBJECTS} list_s=${listS.toFixed(2)} rescan_s=${rescanS.toFixed(2)} diff_1m_s=${diffS.toFixed(2)} peak_rss_mb=${peakRssMb}`,
+);

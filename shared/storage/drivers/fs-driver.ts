@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,7 +17,16 @@ function isMissing(err: unknown): boolean {
 /** A driver over a directory tree (local disk or an NFS/VAST mount). */
 export function createFsDriver(opts: { root: string }): StorageDriver {
   const root = path.resolve(opts.root);
-  const locate = (key: string) => confinedJoin(root, splitRelative(key, 'key'));
+  // The root itself may be reached through a symlink (a mount alias): confine to where it really is.
+  let realRoot: Promise<string> | undefined;
+  const locate = async (key: string) => {
+    const segments = splitRelative(key, 'key');
+    realRoot ??= realpath(root).catch(() => {
+      realRoot = undefined;
+      return root;
+    });
+    return confinedJoin(await realRoot, segments, root);
+  };
 
   const statOf = async (key: string, file: string): Promise<ItemStat | null> => {
     try {

@@ -1,0 +1,427 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
+import { withTransaction } from '../../shared/db/pool.ts';
+import { AppError, ERRORS } from '../../shared/errors.ts';
+import type { Services } from '../../shared/services.ts';
+import { createFsDriver } from '../../shared/storage/drivers/fs-driver.ts';
+import { AnnDataError, type AnnDataFacts, readAnnDataFacts } from './anndata-facts.ts';
+import { readTiffFacts, TiffError, type TiffFacts } from './tiff-facts.ts';
+
+export type Role = 'image' | 'h5ad' | 'preview';
+
+/** Where a source file is, as given and as resolved on the registering machine. */
+export interface SourceInfo {
+  path: string;
+  size: number;
+  mtime: string;
+  original_path: string;
+  storage_backend?: string;
+  relative_path?: string;
+  sha256?: string;
+}
+
+export interface Manifest {
+  dataset_id: string;
+  owner: string;
+  image_path: string;
+  h5ad_path: string;
+  preview_path: string | null;
+  output_root: string;
+  copied: boolean;
+  created_at: string;
+  source_info: { image: SourceInfo; h5ad: SourceInfo; preview?: SourceInfo };
+  image: TiffFacts;
+  anndata: AnnDataFacts;
+  metadata: { marker_cols: string[] };
+  viewer: {
+    autoload: boolean;
+    autoload_reason: string;
+    exceeds_16k: boolean;
+    recommendation: string | null;
+    preview_path: string | null;
+  };
+}
+
+export interface RegisterInput {
+  image_path?: string;
+  h5ad_path?: string;
+  preview_path?: string;
+  storage_backend?: string;
+  user_subdir?: string;
+  image?: string;
+  h5ad?: string;
+  preview?: string;
+  dataset_id?: string;
+  copy_files: boolean;
+  marker_cols: string[];
+  overwrite: boolean;
+}
+
+/** Lower-case; runs of anything but `a-z0-9_-` become `-`. */
+export function normaliseId(id: string): string {
+  return id
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+const fieldError = (status: 400 | 403 | 404, code: string, field: string, message: string) =>
+  new AppError(status, code, `${field}: ${message}`, { field });
+
+/** Resolves one source (server path or logical reference), enforcing the allow-list and ownership. */
+async function resolveSource(
+  services: Services,
+  who: Principal,
+  field: string,
+  input: RegisterInput,
+  given: string,
+): Promise<SourceInfo> {
+  const admin = isAdmin(who);
+  let file: string;
+  let backend: string | undefined;
+  let relative: string | undefined;
+  if (input.storage_backend) {
+    const userDir = input.user_subdir ?? who.sub;
+    if (!admin && userDir !== who.sub)
+      throw fieldError(
+        403,
+        'FORBIDDEN',
+        'user_subdir',
+        `only admins may use another user's directory`,
+      );
+    const r = await services.storage
+      .resolve(input.storage_backend, userDir, given)
+      .catch((err: AppError) => {
+        throw err instanceof AppError
+          ? new AppError(err.status, err.code, `${field}: ${err.message}`, { field })
+          : err;
+      });
+    if (r.kind !== 'fs')
+      throw fieldError(
+        400,
+        'UNSUPPORTED_BACKEND',
+        'storage_backend',
+        'object-store backends cannot be registered in place',
+      );
+    file = r.path;
+    backend = input.storage_backend;
+    relative = `${userDir}/${given}`;
+  } else {
+    if (!path.isAbsolute(given))
+      throw fieldError(400, 'INVALID_PATH', field, 'must be an absolute server path');
+    const found = await services.storage.locate(given);
+    if (!found)
+      throw fieldError(
+        403,
+        'PATH_NOT_ALLOWED',
+        field,
+        'is outside every configured storage backend',
+      );
+    if (!admin && !found.relativePath.startsWith(`${who.sub}/`)) {
+      throw fieldError(
+        403,
+        'FORBIDDEN',
+        field,
+        `is outside your directory '${who.sub}' in backend '${found.backend}'`,
+      );
+    }
+    file = found.path;
+    backend = found.backend;
+    relative = found.relativePath;
+  }
+  const st = await stat(file).catch(() => undefined);
+  if (!st) throw fieldError(404, 'SOURCE_MISSING', field, 'file not found');
+  if (!st.isFile()) throw fieldError(400, 'NOT_A_FILE', field, 'is a directory, not a file');
+  return {
+    path: file,
+    size: st.size,
+    mtime: st.mtime.toISOString(),
+    original_path: given,
+    storage_backend: backend,
+    relative_path: relative,
+  };
+}
+
+/** `ok`, `stale` (size or mtime changed) or `missing`, re-resolved through this machine's mounts. */
+async function sourceState(
+  services: Services,
+  s: SourceInfo,
+): Promise<{ state: 'ok' | 'stale' | 'missing'; path: string }> {
+  let file = s.path;
+  if (s.storage_backend && s.relative_path && services.storage.has(s.storage_backend)) {
+    file = await services.storage
+      .resolvePath(s.storage_backend, undefined, s.relative_path)
+      .catch(() => s.path);
+  }
+  const st = await stat(file).catch(() => undefined);
+  if (!st?.isFile()) return { state: 'missing', path: file };
+  const same = st.size === s.size && st.mtime.toISOString() === s.mtime;
+  return { state: same ? 'ok' : 'stale', path: file };
+}
+
+function viewerFacts(services: Services, image: TiffFacts, size: number, preview?: string) {
+  const { autoloadMaxBytes, disableAutoload } = services.config.viewer;
+  let autoload = true;
+  let reason = `image is ${size} bytes, within the auto-load limit of ${autoloadMaxBytes} bytes`;
+  if (disableAutoload)
+    [autoload, reason] = [false, 'auto-load is disabled (AIMINO_DISABLE_AUTOLOAD)'];
+  else if (autoloadMaxBytes === 0)
+    [autoload, reason] = [false, 'auto-load is disabled (AIMINO_AUTLOAD_MAX_BYTES=0)'];
+  else if (size > autoloadMaxBytes)
+    [autoload, reason] = [
+      false,
+      `image is ${size} bytes, above the auto-load limit of ${autoloadMaxBytes} bytes`,
+    ];
+  const exceeds = image.width > 16_384 || image.height > 16_384;
+  const pyramidal = image.levels.length > 1 || image.subIfds > 0;
+  return {
+    autoload,
+    autoload_reason: reason,
+    exceeds_16k: exceeds,
+    recommendation:
+      exceeds && !pyramidal && !preview
+        ? 'an axis exceeds 16,384 pixels: provide a multiscale (pyramidal) image or a preview_path'
+        : null,
+    preview_path: preview ?? null,
+  };
+}
+
+/** Copies a file into the dataset's raw folder with a streamed SHA-256, atomically. */
+async function copyIn(services: Services, id: string, src: SourceInfo): Promise<SourceInfo> {
+  const driver = createFsDriver({ root: services.config.dataRoot });
+  const hash = createHash('sha256');
+  const hashing = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  const key = `${id}/raw/${path.basename(src.path)}`;
+  const [written] = await Promise.all([
+    driver.write(key, hashing),
+    pipeline(createReadStream(src.path), hashing),
+  ]);
+  return {
+    ...src,
+    path: path.join(services.config.dataRoot, key),
+    size: written.size,
+    mtime: written.mtime.toISOString(),
+    sha256: hash.digest('hex'),
+  };
+}
+
+const sameSources = (a: Manifest, b: Manifest) =>
+  (['image', 'h5ad', 'preview'] as const).every((r) => {
+    const x = a.source_info[r];
+    const y = b.source_info[r];
+    return x?.original_path === y?.original_path && x?.size === y?.size && x?.mtime === y?.mtime;
+  });
+
+export const datasetService = {
+  async register(
+    services: Services,
+    who: Principal,
+    input: RegisterInput,
+  ): Promise<{ status: 'ok'; manifest: Manifest; created: boolean }> {
+    const logical = input.storage_backend !== undefined;
+    const imageGiven = logical ? input.image : input.image_path;
+    const h5adGiven = logical ? input.h5ad : input.h5ad_path;
+    const previewGiven = logical ? input.preview : input.preview_path;
+    const imageField = logical ? 'image' : 'image_path';
+    const h5adField = logical ? 'h5ad' : 'h5ad_path';
+    if (!imageGiven) throw ERRORS.validation([{ field: imageField, message: 'required' }]);
+    if (!h5adGiven) throw ERRORS.validation([{ field: h5adField, message: 'required' }]);
+    const image = await resolveSource(services, who, imageField, input, imageGiven);
+    const h5ad = await resolveSource(services, who, h5adField, input, h5adGiven);
+    const preview = previewGiven
+      ? await resolveSource(
+          services,
+          who,
+          logical ? 'preview' : 'preview_path',
+          input,
+          previewGiven,
+        )
+      : undefined;
+
+    const id = normaliseId(
+      input.dataset_id ?? path.basename(imageGiven).replace(/\.ome\.tiff?$|\.tiff?$|\.svs$/i, ''),
+    );
+    if (!id)
+      throw ERRORS.validation([{ field: 'dataset_id', message: 'is empty after normalisation' }]);
+
+    let tiff: TiffFacts;
+    try {
+      tiff = await readTiffFacts(image.path);
+    } catch (err) {
+      if (err instanceof TiffError) throw fieldError(400, 'INVALID_IMAGE', imageField, err.message);
+      throw err;
+    }
+    let anndata: AnnDataFacts;
+    try {
+      anndata = await readAnnDataFacts(h5ad.path);
+    } catch (err) {
+      if (err instanceof AnnDataError)
+        throw fieldError(400, 'INVALID_H5AD', h5adField, err.message);
+      throw err;
+    }
+    const missingCols = input.marker_cols.filter((c) => !(c in anndata.obs) && !(c in anndata.var));
+    if (missingCols.length) {
+      throw fieldError(
+        400,
+        'UNKNOWN_MARKER_COLS',
+        'marker_cols',
+        `not among the obs/var columns: ${missingCols.join(', ')}`,
+      );
+    }
+
+    const root = services.config.dataRoot;
+    const draft: Manifest = {
+      dataset_id: id,
+      owner: who.sub,
+      image_path: image.path,
+      h5ad_path: h5ad.path,
+      preview_path: preview?.path ?? null,
+      output_root: path.join(root, id),
+      copied: input.copy_files,
+      created_at: new Date().toISOString(),
+      source_info: { image, h5ad, ...(preview ? { preview } : {}) },
+      image: tiff,
+      anndata,
+      metadata: { marker_cols: input.marker_cols },
+      viewer: viewerFacts(
+        services,
+        tiff,
+        image.size,
+        preview?.path ?? (tiff.levels.length > 1 ? image.path : undefined),
+      ),
+    };
+
+    return withTransaction(services.db, async (tx) => {
+      const existing = await tx.query<{ manifest: Manifest; owner: string }>(
+        'SELECT manifest, owner FROM datasets WHERE dataset_id = $1 FOR UPDATE',
+        [id],
+      );
+      const old = existing.rows[0];
+      if (old && sameSources(old.manifest, draft) && !input.overwrite)
+        return { status: 'ok' as const, manifest: old.manifest, created: false };
+      if (old && !input.overwrite) {
+        throw ERRORS.conflict(
+          `Dataset '${id}' is already registered with other files; pass overwrite: true to replace it`,
+          { dataset_id: id },
+        );
+      }
+      if (old && old.owner !== who.sub && !isAdmin(who))
+        throw ERRORS.forbidden(`Dataset '${id}' belongs to another user`);
+      const manifest = { ...draft };
+      if (input.copy_files) {
+        manifest.source_info = {
+          image: await copyIn(services, id, image),
+          h5ad: await copyIn(services, id, h5ad),
+          ...(preview ? { preview: await copyIn(services, id, preview) } : {}),
+        };
+        manifest.image_path = manifest.source_info.image.path;
+        manifest.h5ad_path = manifest.source_info.h5ad.path;
+        manifest.preview_path = manifest.source_info.preview?.path ?? null;
+      }
+      await tx.query(
+        `INSERT INTO datasets (dataset_id, owner, manifest) VALUES ($1, $2, $3)
+         ON CONFLICT (dataset_id) DO UPDATE SET manifest = EXCLUDED.manifest, owner = EXCLUDED.owner, updated_at = now()`,
+        [id, who.sub, JSON.stringify(manifest)],
+      );
+      // Last step inside the transaction: if the manifest cannot be written, the registration rolls back.
+      await createFsDriver({ root }).write(
+        `${id}/manifest.json`,
+        JSON.stringify(manifest, null, 2),
+      );
+      return { status: 'ok' as const, manifest, created: true };
+    });
+  },
+
+  async get(services: Services, who: Principal, id: string): Promise<Manifest> {
+    const res = await services.db.query<{ manifest: Manifest; owner: string }>(
+      'SELECT manifest, owner FROM datasets WHERE dataset_id = $1',
+      [normaliseId(id)],
+    );
+    const row = res.rows[0];
+    if (!row || (row.owner !== who.sub && !isAdmin(who))) throw ERRORS.notFound('dataset', id);
+    return row.manifest;
+  },
+
+  /** Re-checks every source: `ok`, `stale` or `missing` per role. */
+  async integrity(services: Services, m: Manifest) {
+    const out: Record<string, { state: string; path: string }> = {};
+    for (const role of ['image', 'h5ad', 'preview'] as const) {
+      const s = m.source_info[role];
+      if (s) out[role] = await sourceState(services, s);
+    }
+    const states = Object.values(out).map((v) => v.state);
+    return {
+      status: states.includes('missing') ? 'missing' : states.includes('stale') ? 'stale' : 'ok',
+      sources: out,
+    };
+  },
+
+  async list(services: Services, who: Principal, cursor: string | undefined, limit: number) {
+    const res = await services.db.query<{
+      dataset_id: string;
+      owner: string;
+      manifest: Manifest;
+      created_at: Date;
+    }>(
+      `SELECT dataset_id, owner, manifest, created_at FROM datasets
+       WHERE ($1::text IS NULL OR owner = $1) AND ($2::text IS NULL OR dataset_id > $2)
+       ORDER BY dataset_id LIMIT $3`,
+      [isAdmin(who) ? null : who.sub, cursor ?? null, limit],
+    );
+    const items = res.rows.map((r) => ({
+      dataset_id: r.dataset_id,
+      owner: r.owner,
+      created_at: r.created_at.toISOString(),
+      viewer: r.manifest.viewer,
+      image: { width: r.manifest.image.width, height: r.manifest.image.height },
+    }));
+    return {
+      datasets: items,
+      nextCursor: items.length === limit ? (items.at(-1)?.dataset_id ?? null) : null,
+    };
+  },
+
+  /** Removes the registration and what Sluice wrote under the data root; never the user's originals. */
+  async remove(services: Services, who: Principal, id: string) {
+    const m = await this.get(services, who, id);
+    await services.db.query('DELETE FROM datasets WHERE dataset_id = $1', [m.dataset_id]);
+    await rm(path.join(services.config.dataRoot, m.dataset_id), { recursive: true, force: true });
+    return { dataset_id: m.dataset_id, status: 'deleted' };
+  },
+
+  /** The file for a role, after checking it has not changed since registration. */
+  async file(
+    services: Services,
+    who: Principal,
+    id: string,
+    role: Role,
+  ): Promise<{ path: string; size: number }> {
+    const m = await this.get(services, who, id);
+    const s = m.source_info[role];
+    if (!s) throw ERRORS.notFound(`${role} file of dataset`, id);
+    const state = await sourceState(services, s);
+    if (state.state === 'missing')
+      throw new AppError(
+        404,
+        'SOURCE_MISSING',
+        `The ${role} file of '${id}' is missing: ${s.original_path}`,
+      );
+    if (state.state === 'stale')
+      throw new AppError(
+        409,
+        'SOURCE_STALE',
+        `The ${role} file of '${id}' changed since registration; run verify or re-register`,
+      );
+    return { path: state.path, size: s.size };
+  },
+};

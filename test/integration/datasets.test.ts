@@ -1,0 +1,491 @@
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatasetsApp } from '../../functions/datasets/app.ts';
+import { readTiffFacts } from '../../functions/datasets/tiff-facts.ts';
+import { parseConfig } from '../../shared/config/load.ts';
+import { silentLogger } from '../../shared/log/logger.ts';
+import { createServices } from '../../shared/services.ts';
+import { createTestStack, type TestStack } from '../helpers/stack.ts';
+
+let stack: TestStack;
+let app: ReturnType<typeof createDatasetsApp>;
+let vast: string;
+let amick: string;
+let sam: string;
+let admin: string;
+const fx = (p: string) => path.resolve('test/fixtures', p);
+
+beforeAll(async () => {
+  const base = await mkdtemp(path.join(os.tmpdir(), 'sluice-datasets-'));
+  const pre = { tmp: base };
+  vast = path.join(pre.tmp, 'vast');
+  await mkdir(path.join(vast, 'amick', 'run1'), { recursive: true });
+  await mkdir(path.join(vast, 'sam'), { recursive: true });
+  await mkdir(path.join(pre.tmp, 'outside'), { recursive: true });
+  for (const f of [
+    'tiff/openslide_boxes.tiff',
+    'tiff/libvips_multi-channel-z-series.ome.tif',
+    'h5ad/anndata_v0.7.8_adata.h5ad',
+    'tiff/openslide_unopenable.tiff',
+  ]) {
+    await copyFile(fx(f), path.join(vast, 'amick', 'run1', path.basename(f)));
+  }
+  await copyFile(fx('tiff/ometypes_ome.tiff'), path.join(vast, 'sam', 'ome.tiff'));
+  await copyFile(
+    fx('h5ad/anndata_v0.7.8_adata.h5ad'),
+    path.join(pre.tmp, 'outside', 'secret.h5ad'),
+  );
+  await writeFile(path.join(vast, 'amick', 'run1', 'fake.tif'), 'this is text, not a TIFF\n');
+  await symlink(
+    path.join(pre.tmp, 'outside', 'secret.h5ad'),
+    path.join(vast, 'amick', 'run1', 'link.h5ad'),
+  );
+  await writeFile(
+    path.join(pre.tmp, 'storage.toml'),
+    `[storage.vast]\ntype = "nfs"\nbase_path = "${vast}"\n`,
+  );
+  stack = await createTestStack({
+    SLUICE_CONFIG: path.join(pre.tmp, 'storage.toml'),
+    AIMINO_AUTLOAD_MAX_BYTES: '1000000',
+  });
+  app = createDatasetsApp(stack.services);
+  amick = await stack.token('amick');
+  sam = await stack.token('sam');
+  admin = await stack.token('root', ['admin']);
+}, 120_000);
+afterAll(() => stack.close());
+
+const call = async (method: string, url: string, token: string, body?: unknown) => {
+  const res = await app.request(url, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, any> };
+};
+const logical = (extra: Record<string, unknown> = {}) => ({
+  storage_backend: 'vast',
+  image: 'run1/openslide_boxes.tiff',
+  h5ad: 'run1/anndata_v0.7.8_adata.h5ad',
+  ...extra,
+});
+
+describe('TIFF facts from every fixture', () => {
+  it('reads dimensions, pages, tiling, compression, OME sizes and pyramid levels', async () => {
+    const boxes = await readTiffFacts(fx('tiff/openslide_boxes.tiff'));
+    expect(boxes).toMatchObject({
+      width: 300,
+      height: 250,
+      samples: 3,
+      bitDepth: 8,
+      pages: 4,
+      tiled: true,
+      compression: 'Deflate',
+      omeXml: false,
+    });
+    expect(boxes.levels.map((l) => [l.width, l.height])).toEqual([
+      [300, 250],
+      [150, 125],
+      [75, 62],
+      [37, 31],
+    ]);
+    const ome = await readTiffFacts(fx('tiff/libvips_multi-channel-z-series.ome.tif'));
+    expect(ome).toMatchObject({
+      width: 439,
+      height: 167,
+      pages: 15,
+      tiled: false,
+      omeXml: true,
+      sizeC: 3,
+      sizeZ: 5,
+      sizeT: 1,
+      compression: 'none',
+    });
+    expect(ome.levels).toHaveLength(1);
+    expect(await readTiffFacts(fx('tiff/ometypes_ome.tiff'))).toMatchObject({
+      width: 6,
+      height: 6,
+      pages: 2,
+      omeXml: true,
+      sizeC: 2,
+    });
+    expect(await readTiffFacts(fx('tiff/openslide_small.svs'))).toMatchObject({
+      width: 16,
+      height: 16,
+      tiled: true,
+      pages: 2,
+      compression: 'JPEG',
+    });
+    expect(await readTiffFacts(fx('tiff/libvips_ojpeg-tile.tif'))).toMatchObject({
+      width: 234,
+      height: 213,
+      tiled: true,
+      compression: expect.stringContaining('old-style JPEG'),
+    });
+    expect(await readTiffFacts(fx('tiff/libvips_sample.tif'))).toMatchObject({
+      width: 290,
+      height: 442,
+      samples: 3,
+      bitDepth: 16,
+      tiled: false,
+    });
+    await expect(readTiffFacts(fx('tiff/openslide_unopenable.tiff'))).rejects.toThrow(
+      'unsupported TIFF compression 52479',
+    );
+  });
+});
+
+describe('registration', () => {
+  it('registers logical references in place with a manifest a viewer can trust', async () => {
+    const r = await call(
+      'POST',
+      '/api/v1/datasets/register',
+      amick,
+      logical({ dataset_id: 'Boxes Run #1', marker_cols: ['obs_cat'] }),
+    );
+    expect(r.status).toBe(201);
+    const m = r.body.manifest;
+    expect(m.dataset_id).toBe('boxes-run-1');
+    expect(m.image_path).toBe(path.join(vast, 'amick/run1/openslide_boxes.tiff'));
+    expect(m.source_info.image).toMatchObject({
+      storage_backend: 'vast',
+      relative_path: 'amick/run1/openslide_boxes.tiff',
+      original_path: 'run1/openslide_boxes.tiff',
+      size: 7696,
+    });
+    expect(m.image.levels).toHaveLength(4);
+    expect(m.anndata).toMatchObject({ nObs: 30, nVars: 20 });
+    expect(m.viewer).toMatchObject({
+      autoload: true,
+      exceeds_16k: false,
+      preview_path: m.image_path,
+    });
+    expect(m.copied).toBe(false);
+    const onDisk = JSON.parse(
+      await readFile(path.join(stack.config.dataRoot, 'boxes-run-1', 'manifest.json'), 'utf8'),
+    );
+    expect(onDisk.dataset_id).toBe('boxes-run-1');
+    // The same files again: idempotent. Other files under the same id: 409 unless overwrite.
+    expect(
+      (
+        await call(
+          'POST',
+          '/api/v1/datasets/register',
+          amick,
+          logical({ dataset_id: 'boxes-run-1', marker_cols: ['obs_cat'] }),
+        )
+      ).status,
+    ).toBe(200);
+    const clash = await call(
+      'POST',
+      '/api/v1/datasets/register',
+      amick,
+      logical({ dataset_id: 'boxes-run-1', image: 'run1/libvips_multi-channel-z-series.ome.tif' }),
+    );
+    expect(clash.status).toBe(409);
+    const over = await call(
+      'POST',
+      '/api/v1/datasets/register',
+      amick,
+      logical({
+        dataset_id: 'boxes-run-1',
+        image: 'run1/libvips_multi-channel-z-series.ome.tif',
+        overwrite: true,
+      }),
+    );
+    expect(over.status).toBe(201);
+    expect(over.body.manifest.image).toMatchObject({ sizeZ: 5, sizeC: 3 });
+  });
+
+  it('registers server-visible paths (the existing clients) and applies the auto-load limit', async () => {
+    const big = path.join(vast, 'amick', 'run1', 'big.tif');
+    await copyFile(fx('tiff/libvips_multi-channel-z-series.ome.tif'), big);
+    const r = await call('POST', '/api/v1/datasets/register', amick, {
+      image_path: big,
+      h5ad_path: path.join(vast, 'amick/run1/anndata_v0.7.8_adata.h5ad'),
+    });
+    expect(r.status).toBe(201);
+    expect(r.body.manifest.dataset_id).toBe('big');
+    expect(r.body.manifest.viewer).toMatchObject({
+      autoload: false,
+      autoload_reason: expect.stringContaining('above the auto-load limit'),
+    });
+  });
+
+  it('copies when asked, streamed with a checksum, and delete removes copies but never originals', async () => {
+    const r = await call(
+      'POST',
+      '/api/v1/datasets/register',
+      amick,
+      logical({ dataset_id: 'copied', copy_files: true }),
+    );
+    expect(r.status).toBe(201);
+    const m = r.body.manifest;
+    expect(m.copied).toBe(true);
+    expect(m.image_path).toBe(
+      path.join(stack.config.dataRoot, 'copied', 'raw', 'openslide_boxes.tiff'),
+    );
+    expect(m.source_info.image.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect((await stat(m.image_path)).size).toBe(7696);
+    const del = await call('DELETE', '/api/v1/datasets/copied', amick);
+    expect(del.body.status).toBe('deleted');
+    await expect(stat(m.image_path)).rejects.toThrow();
+    expect((await stat(path.join(vast, 'amick/run1/openslide_boxes.tiff'))).size).toBe(7696);
+    expect((await call('GET', '/api/v1/datasets/copied', amick)).status).toBe(404);
+  });
+
+  it('lists, gets and serves files with Range, and reports stale and missing sources', async () => {
+    await call(
+      'POST',
+      '/api/v1/datasets/register',
+      amick,
+      logical({ dataset_id: 'served', image: 'run1/openslide_boxes.tiff' }),
+    );
+    const list = await call('GET', '/api/v1/datasets?limit=100', amick);
+    expect(list.body.datasets.map((d: { dataset_id: string }) => d.dataset_id)).toContain('served');
+    expect((await call('GET', '/api/v1/datasets', sam)).body.datasets).toEqual([]);
+    const whole = await app.request('/api/v1/datasets/served/files/image', {
+      headers: { authorization: `Bearer ${amick}` },
+    });
+    expect(whole.status).toBe(200);
+    expect(
+      Buffer.from(await whole.arrayBuffer()).equals(
+        await readFile(fx('tiff/openslide_boxes.tiff')),
+      ),
+    ).toBe(true);
+    const part = await app.request('/api/v1/datasets/served/files/image', {
+      headers: { authorization: `Bearer ${amick}`, range: 'bytes=0-3' },
+    });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe('bytes 0-3/7696');
+    expect(Buffer.from(await part.arrayBuffer())).toEqual(
+      (await readFile(fx('tiff/openslide_boxes.tiff'))).subarray(0, 4),
+    );
+    const bad = await app.request('/api/v1/datasets/served/files/image', {
+      headers: { authorization: `Bearer ${amick}`, range: 'bytes=9999-' },
+    });
+    expect(bad.status).toBe(416);
+    // Another user cannot see it.
+    expect((await call('GET', '/api/v1/datasets/served', sam)).status).toBe(404);
+    // The source changes: every read says so instead of serving it silently.
+    const file = path.join(vast, 'amick/run1/openslide_boxes.tiff');
+    await utimes(file, new Date(), new Date(Date.now() + 60_000));
+    const verify = await call('POST', '/api/v1/datasets/served/verify', amick);
+    expect(verify.body).toMatchObject({ status: 'stale', sources: { image: { state: 'stale' } } });
+    expect((await call('GET', '/api/v1/datasets/served', amick)).body.integrity.status).toBe(
+      'stale',
+    );
+    const stale = await app.request('/api/v1/datasets/served/files/image', {
+      headers: { authorization: `Bearer ${amick}` },
+    });
+    expect(stale.status).toBe(409);
+  });
+});
+
+describe('hostile input gets a specific 4xx and leaves no manifest', () => {
+  const cases: [string, Record<string, unknown>, number, RegExp][] = [
+    [
+      'traversal in image',
+      logical({ image: '../sam/ome.tiff' }),
+      400,
+      /Path escapes base directory/,
+    ],
+    [
+      'traversal in h5ad',
+      logical({ h5ad: 'run1/../../../outside/secret.h5ad' }),
+      400,
+      /h5ad: Path escapes/,
+    ],
+    ['absolute logical path', logical({ image: '/etc/passwd' }), 400, /image:/],
+    [
+      'symlink out of the root',
+      logical({ h5ad: 'run1/link.h5ad' }),
+      400,
+      /Path escapes base directory/,
+    ],
+    [
+      "another user's directory",
+      logical({ user_subdir: 'sam', image: 'ome.tiff' }),
+      403,
+      /user_subdir/,
+    ],
+    [
+      'unknown backend',
+      logical({ storage_backend: 'gdrive' }),
+      404,
+      /Backend 'gdrive' not configured/,
+    ],
+    ['missing file', logical({ image: 'run1/nope.tif' }), 404, /image: file not found/],
+    ['directory instead of file', logical({ image: 'run1' }), 400, /image: is a directory/],
+    [
+      'TIFF that is really text',
+      logical({ image: 'run1/fake.tif' }),
+      400,
+      /image: not a readable TIFF/,
+    ],
+    [
+      'unreadable TIFF compression',
+      logical({ image: 'run1/openslide_unopenable.tiff' }),
+      400,
+      /unsupported TIFF compression 52479/,
+    ],
+    ['h5ad that is a TIFF', logical({ h5ad: 'run1/openslide_boxes.tiff' }), 400, /h5ad: .*HDF5/],
+    [
+      'unknown marker column',
+      logical({ marker_cols: ['CD3', 'obs_cat'] }),
+      400,
+      /marker_cols: .*CD3/,
+    ],
+    [
+      'path outside every backend',
+      { image_path: '/etc/passwd', h5ad_path: '/etc/hosts' },
+      403,
+      /image_path: is outside every configured storage backend/,
+    ],
+    [
+      'relative server path',
+      { image_path: 'run1/x.tif', h5ad_path: 'y' },
+      400,
+      /image_path: must be an absolute server path/,
+    ],
+    [
+      'mixed forms',
+      { image_path: '/x', storage_backend: 'vast', image: 'a', h5ad: 'b' },
+      400,
+      /image_path/,
+    ],
+  ];
+  for (const [name, body, status, message] of cases) {
+    it(name, async () => {
+      const r = await call('POST', '/api/v1/datasets/register', amick, {
+        dataset_id: 'hostile',
+        ...body,
+      });
+      expect(r.status).toBe(status);
+      expect(r.body.message).toMatch(message);
+      expect(JSON.stringify(r.body)).not.toMatch(/at .*\.(ts|js):\d+/);
+      await expect(
+        stat(path.join(stack.config.dataRoot, 'hostile', 'manifest.json')),
+      ).rejects.toThrow();
+    });
+  }
+
+  it("refuses other users' server paths unless admin", async () => {
+    const body = {
+      image_path: path.join(vast, 'sam/ome.tiff'),
+      h5ad_path: path.join(vast, 'amick/run1/anndata_v0.7.8_adata.h5ad'),
+      dataset_id: 'cross',
+    };
+    expect((await call('POST', '/api/v1/datasets/register', amick, body)).status).toBe(403);
+    expect((await call('POST', '/api/v1/datasets/register', admin, body)).status).toBe(201);
+  });
+
+  it('answers a 200 MB JSON body with 413 without reading it all', async () => {
+    const huge = Buffer.alloc(200 * 1024 * 1024, 0x20);
+    const res = await app.request('/api/v1/datasets/register', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${amick}`,
+        'content-length': String(huge.length),
+      },
+      body: huge,
+    });
+    expect(res.status).toBe(413);
+    const chunked = await app.request('/api/v1/datasets/register', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${amick}` },
+      body: new ReadableStream({
+        pull(ctl) {
+          ctl.enqueue(new Uint8Array(1024 * 1024).fill(0x20));
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+  });
+});
+
+describe('one canonical storage for every deployment', () => {
+  it('a dataset registered through one instance is listed and served by another that mounts the same storage through a symlink', async () => {
+    const other = path.join(stack.tmp, 'other-machine');
+    await mkdir(other, { recursive: true });
+    await symlink(vast, path.join(other, 'vast-mount'));
+    await symlink(stack.config.dataRoot, path.join(other, 'data-mount'));
+    await writeFile(
+      path.join(other, 'storage.toml'),
+      `[storage.vast]\ntype = "nfs"\nbase_path = "${path.join(other, 'vast-mount')}"\n`,
+    );
+    const config = parseConfig({
+      ...Object.fromEntries(
+        Object.entries({
+          JWT_SECRET: stack.config.auth.jwtSecret,
+          DATABASE_URL: stack.databaseUrl,
+          MINIO_ENDPOINT: stack.config.s3.endpoint,
+          MINIO_ACCESS_KEY: stack.config.s3.accessKey,
+          MINIO_SECRET_KEY: stack.config.s3.secretKey,
+          MINIO_BUCKET: stack.bucket,
+        }),
+      ),
+      SLUICE_CONFIG: path.join(other, 'storage.toml'),
+      AIMINO_DATA_ROOT: path.join(other, 'data-mount'),
+    });
+    const services = createServices(config, { log: silentLogger });
+    const b = createDatasetsApp(services);
+    try {
+      const reg = await call(
+        'POST',
+        '/api/v1/datasets/register',
+        amick,
+        logical({ dataset_id: 'shared-one', image: 'run1/libvips_multi-channel-z-series.ome.tif' }),
+      );
+      expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+      const headers = { authorization: `Bearer ${amick}` };
+      const listed = (await (
+        await b.request('/api/v1/datasets?limit=500', { headers })
+      ).json()) as { datasets: { dataset_id: string }[] };
+      expect(listed.datasets.map((d) => d.dataset_id)).toContain('shared-one');
+      const got = (await (await b.request('/api/v1/datasets/shared-one', { headers })).json()) as {
+        integrity: { status: string; sources: { image: { path: string } } };
+      };
+      expect(got.integrity.status).toBe('ok');
+      // Instance B resolves the logical reference through ITS mount point.
+      expect(got.integrity.sources.image.path.startsWith(path.join(other, 'vast-mount'))).toBe(
+        true,
+      );
+      const file = await b.request('/api/v1/datasets/shared-one/files/image', {
+        headers: { ...headers, range: 'bytes=0-1' },
+      });
+      expect(file.status).toBe(206);
+      // And B registers; A serves.
+      const viaB = await b.request('/api/v1/datasets/register', {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify(logical({ dataset_id: 'from-b' })),
+      });
+      expect(viaB.status, await viaB.clone().text()).toBe(201);
+      expect((await call('GET', '/api/v1/datasets/from-b', amick)).body.integrity.status).toBe(
+        'ok',
+      );
+      expect((await app.request('/api/v1/datasets/from-b/files/h5ad', { headers })).status).toBe(
+        200,
+      );
+    } finally {
+      await services.close();
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+});
