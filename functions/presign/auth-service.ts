@@ -33,7 +33,7 @@ async function issue(services: Services, username: string, roles: string[]): Pro
     tokenType: 'Bearer',
     expiresIn: ttl,
     refreshToken,
-    refreshExpiresAt: (res.rows[0]?.expires_at as Date).toISOString(),
+    refreshExpiresAt: (res.rows[0] as { expires_at: Date }).expires_at.toISOString(),
   };
 }
 
