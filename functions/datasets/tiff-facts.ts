@@ -1,5 +1,3 @@
-import { fromFile } from 'geotiff';
-
 /** One resolution level of an image. */
 export interface TiffLevel {
   width: number;
@@ -63,6 +61,8 @@ function omeSize(xml: string, attr: string): number | undefined {
  * OME-XML sizes, and pyramid levels (reduced-resolution IFDs flagged by NewSubfileType, or SubIFDs).
  */
 export async function readTiffFacts(file: string): Promise<TiffFacts> {
+  // Loaded on first use: only registrations read TIFFs, and the library is not needed at start-up.
+  const { fromFile } = await import('geotiff');
   let tiff: Awaited<ReturnType<typeof fromFile>>;
   try {
     tiff = await fromFile(file);

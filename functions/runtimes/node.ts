@@ -1,14 +1,7 @@
-// Node entry for Knative, OpenFaaS (of-watchdog HTTP mode) and plain containers. SLUICE_FUNCTION picks the function.
+// Node entry for a container that serves the function named by SLUICE_FUNCTION (or all of them).
 import { getConfig } from '../../shared/config/load.ts';
-import { drainOnSignals, serveNode } from '../../shared/http/serve-node.ts';
-import { createServices } from '../../shared/services.ts';
 import { createApp } from '../registry.ts';
+import { startNode } from './start-node.ts';
 
-const config = getConfig();
-const services = createServices(config);
-const srv = await serveNode(createApp(config.function, services), {
-  port: config.port,
-  log: services.log,
-});
-services.log.info({ fn: config.function, port: config.port }, 'listening');
-drainOnSignals(srv, () => services.close(), services.log);
+const fn = getConfig().function;
+await startNode(fn, (services) => createApp(fn, services));

@@ -175,8 +175,31 @@ function storageBackends(
   return backends;
 }
 
+/**
+ * `NAME_FILE` points at a file holding NAME's value (OpenFaaS and Docker mount secrets as files); an
+ * explicit NAME wins.
+ */
+function withFileSecrets(
+  source: Record<string, string | undefined>,
+): Record<string, string | undefined> {
+  const out = { ...source };
+  for (const name of Object.keys(envSchema.shape)) {
+    const file = source[`${name}_FILE`];
+    if (out[name] !== undefined || !file) continue;
+    try {
+      out[name] = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(
+        `${name}_FILE: cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+  }
+  return out;
+}
+
 /** Parses settings from an environment-like record. Pure: no caching, no reads besides `SLUICE_CONFIG`. */
-export function parseConfig(source: Record<string, string | undefined>): Config {
+export function parseConfig(raw: Record<string, string | undefined>): Config {
+  const source = withFileSecrets(raw);
   const parsed = envSchema.safeParse(source);
   if (!parsed.success)
     throw new ConfigError(`Invalid configuration: ${formatIssues(parsed.error.issues, '')}`);

@@ -107,4 +107,17 @@ describe('config', () => {
     const c = parseConfig({ ...base, SHARED_STORAGE_ROOT: '/vast/sam' });
     expect(c.storage[0]).toMatchObject({ name: 'default', type: 'local', basePath: '/vast/sam' });
   });
+
+  it('reads NAME_FILE secrets (OpenFaaS, Docker) and lets an explicit NAME win', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-cfg-'));
+    const file = path.join(dir, 'jwt');
+    await writeFile(file, 'from-a-file\n');
+    expect(parseConfig({ JWT_SECRET_FILE: file }).auth.jwtSecret).toBe('from-a-file');
+    expect(parseConfig({ JWT_SECRET_FILE: file, JWT_SECRET: 'explicit' }).auth.jwtSecret).toBe(
+      'explicit',
+    );
+    expect(() =>
+      parseConfig({ JWT_SECRET: 'x', MINIO_SECRET_KEY_FILE: path.join(dir, 'missing') }),
+    ).toThrow(/MINIO_SECRET_KEY_FILE: cannot read/);
+  });
 });

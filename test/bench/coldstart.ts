@@ -1,0 +1,93 @@
+// npm run bench:coldstart — process start to the first 200 on /healthz, median of 10 starts, for every
+// function bundle and for a bare Hono hello-world bundle on @hono/node-server; plus bundle sizes.
+import { spawn } from 'node:child_process';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { freePort } from '../../infra/local/free-port.ts';
+
+const say = (s: string) => process.stdout.write(`${s}\n`);
+const FUNCTIONS = ['presign', 'datasets', 'events', 'rescan', 'jobs'];
+const RUNS = 10;
+
+await new Promise<void>((resolve, reject) => {
+  const b = spawn(process.execPath, ['--import', 'tsx', 'infra/build/build.ts'], {
+    stdio: 'inherit',
+  });
+  b.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build failed: ${code}`))));
+});
+const bareDir = path.resolve('dist/bare-hono');
+await mkdir(bareDir, { recursive: true });
+await writeFile(
+  path.join(bareDir, 'entry.ts'),
+  "import { serve } from '@hono/node-server';\nimport { Hono } from 'hono';\nconst app = new Hono();\napp.get('/healthz', (c) => c.json({ status: 'ok' }));\nserve({ fetch: app.fetch, port: Number(process.env.PORT) });\n",
+);
+await build({
+  entryPoints: [path.join(bareDir, 'entry.ts')],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  minify: true,
+  outfile: path.join(bareDir, 'index.mjs'),
+  nodePaths: [path.resolve('node_modules')],
+  logLevel: 'warning',
+});
+
+async function coldStart(file: string): Promise<number> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [file], {
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      JWT_SECRET: 'bench',
+      MINIO_ACCESS_KEY: 'a',
+      MINIO_SECRET_KEY: 'b',
+      LOG_LEVEL: 'silent',
+    },
+    stdio: 'ignore',
+  });
+  try {
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ok) return performance.now() - t0;
+      if (performance.now() - t0 > 20_000) throw new Error(`${file} did not answer within 20 s`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2;
+};
+async function measure(file: string): Promise<number> {
+  await coldStart(file); // warm the file cache
+  const runs: number[] = [];
+  for (let i = 0; i < RUNS; i++) runs.push(await coldStart(file));
+  return Math.round(median(runs));
+}
+
+const bare = await measure(path.join(bareDir, 'index.mjs'));
+say(`bare Hono: ${bare} ms`);
+let worst = { fn: '', ms: 0, ratio: 0 };
+let largest = 0;
+for (const fn of FUNCTIONS) {
+  const file = `dist/${fn}/index.mjs`;
+  const kb = Math.round((await stat(file)).size / 1024);
+  largest = Math.max(largest, kb);
+  const ms = await measure(file);
+  const limit = fn === 'events' ? 2.5 : 1.5;
+  say(`${fn}: ${ms} ms (${(ms / bare).toFixed(2)} x bare; limit ${limit} x), bundle ${kb} KiB`);
+  if (ms / bare / limit > worst.ratio) worst = { fn, ms, ratio: ms / bare / limit };
+}
+say(`targets: worst_ms <= 1.5 x hono_bare_ms (events 2.5 x); bundles <= 1536 KiB`);
+say(
+  `RESULT coldstart worst_fn=${worst.fn} worst_ms=${worst.ms} hono_bare_ms=${bare} largest_bundle_kb=${largest}`,
+);
