@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -172,5 +173,6 @@ export function createFunctionApp(
     openapi: '3.1.0',
     info: { title: `Sluice ${name}`, version: '0.1.0' },
   });
+  app.get('/docs', swaggerUI({ url: '/openapi.json', title: `Sluice ${name} API` }));
   return app;
 }

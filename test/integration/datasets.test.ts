@@ -12,6 +12,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAnnDataFacts } from '../../functions/datasets/anndata-facts.ts';
 import { createDatasetsApp } from '../../functions/datasets/app.ts';
 import { readTiffFacts } from '../../functions/datasets/tiff-facts.ts';
 import { parseConfig } from '../../shared/config/load.ts';
@@ -144,6 +145,37 @@ describe('TIFF facts from every fixture', () => {
     });
     await expect(readTiffFacts(fx('tiff/openslide_unopenable.tiff'))).rejects.toThrow(
       'unsupported TIFF compression 52479',
+    );
+  });
+});
+
+describe('AnnData facts from every fixture', () => {
+  it('reads n_obs, n_vars and obs/var columns of modern, 0.7 and legacy files', async () => {
+    expect(await readAnnDataFacts(fx('h5ad/anndata_v0.11.4_adata.h5ad'))).toMatchObject({
+      nObs: 10,
+      nVars: 20,
+      encoding: 'anndata',
+      hasX: false,
+    });
+    const v07 = await readAnnDataFacts(fx('h5ad/anndata_v0.7.8_adata.h5ad'));
+    expect(v07).toMatchObject({ nObs: 30, nVars: 20, hasX: true });
+    expect(v07.obs).toMatchObject({
+      obs_cat: 'category',
+      cat_ordered: 'category',
+      float64: 'float64',
+      int64: 'int64',
+      uint8: 'uint8',
+    });
+    const legacy = await readAnnDataFacts(fx('h5ad/anndata_v0.5.0_adata.h5ad'));
+    expect(legacy).toMatchObject({ nObs: 700, nVars: 765, encoding: 'legacy-compound' });
+    expect(legacy.obs).toMatchObject({
+      n_genes: 'int64',
+      percent_mito: 'float32',
+      louvain: 'int8',
+    });
+    expect(legacy.var.highly_variable).toBe('bool');
+    await expect(readAnnDataFacts(fx('hdf5/h5wasm_array.h5'))).rejects.toThrow(
+      "no 'obs' in the file",
     );
   });
 });

@@ -147,14 +147,19 @@ describe('npm start (local stack)', () => {
   it('ingests an .h5 dropped into the local S3 server, through the relayed bucket notification', async () => {
     const run = start();
     await waitReady(`http://127.0.0.1:${ports.api}`, 30_000);
-    const stack = JSON.parse(await readFile(path.join(stateDir, 'stack.json'), 'utf8')) as StackJson;
+    const stack = JSON.parse(
+      await readFile(path.join(stateDir, 'stack.json'), 'utf8'),
+    ) as StackJson;
     // Upload through a presigned URL from the presign function, as a user would.
     const up = await fetch(`${stack.api}/api/v1/uploads`, {
       method: 'POST',
       headers: { authorization: `Bearer ${stack.devToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'lab/pytables_itemsize.h5', size: 2096 }),
     }).then((r) => r.json() as Promise<{ url: string; key: string }>);
-    const put = await fetch(up.url, { method: 'PUT', body: await readFile('test/fixtures/hdf5/pytables_itemsize.h5') });
+    const put = await fetch(up.url, {
+      method: 'PUT',
+      body: await readFile('test/fixtures/hdf5/pytables_itemsize.h5'),
+    });
     expect(put.status).toBe(200);
     const db = new pg.Client({ connectionString: stack.databaseUrl });
     await db.connect();
@@ -169,7 +174,8 @@ describe('npm start (local stack)', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(rows[0]?.n).toBe(3);
-    const job = (await db.query('SELECT status, key FROM ingest_jobs WHERE key = $1', [up.key])).rows[0];
+    const job = (await db.query('SELECT status, key FROM ingest_jobs WHERE key = $1', [up.key]))
+      .rows[0];
     expect(job).toEqual({ status: 'done', key: 'dev/lab/pytables_itemsize.h5' });
     await db.end();
     expect(await stop(run.child)).toBe(0);
@@ -178,7 +184,9 @@ describe('npm start (local stack)', () => {
   it('with no notifications at all, the scheduled rescan finds the object', async () => {
     const run = start({ SLUICE_LOCAL_EVENTS: '0', SLUICE_RESCAN_INTERVAL_S: '1' });
     await waitReady(`http://127.0.0.1:${ports.api}`, 30_000);
-    const stack = JSON.parse(await readFile(path.join(stateDir, 'stack.json'), 'utf8')) as StackJson;
+    const stack = JSON.parse(
+      await readFile(path.join(stateDir, 'stack.json'), 'utf8'),
+    ) as StackJson;
     const url = new URL(stack.s3.endpoint);
     const put = await fetch(`${url.origin}/${stack.s3.bucket}/dev/lab/missed.h5`, {
       method: 'PUT',
@@ -190,12 +198,14 @@ describe('npm start (local stack)', () => {
     const t0 = Date.now();
     let status: string | undefined;
     while (Date.now() - t0 < 20_000 && status !== 'done') {
-      status = (await db.query(`SELECT status FROM ingest_jobs WHERE key = 'dev/lab/missed.h5'`)).rows[0]?.status;
+      status = (await db.query(`SELECT status FROM ingest_jobs WHERE key = 'dev/lab/missed.h5'`))
+        .rows[0]?.status;
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(status).toBe('done');
     expect((await db.query('SELECT count(*)::int AS n FROM job_missed')).rows[0].n).toBe(20);
-    const runs = (await db.query(`SELECT trigger FROM rescan_runs ORDER BY id DESC LIMIT 1`)).rows[0];
+    const runs = (await db.query(`SELECT trigger FROM rescan_runs ORDER BY id DESC LIMIT 1`))
+      .rows[0];
     expect(runs.trigger).toBe('http');
     await db.end();
     expect(await stop(run.child)).toBe(0);
