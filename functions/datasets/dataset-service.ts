@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
 import { withTransaction } from '../../shared/db/pool.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
+import { presignerFor } from '../../shared/object-store/presign-urls.ts';
 import type { Services } from '../../shared/services.ts';
 import { createFsDriver } from '../../shared/storage/drivers/fs-driver.ts';
 import { AnnDataError, type AnnDataFacts, readAnnDataFacts } from './anndata-facts.ts';
@@ -23,6 +26,8 @@ export interface SourceInfo {
   storage_backend?: string;
   relative_path?: string;
   sha256?: string;
+  /** Object-store sources: the ETag when registered. */
+  etag?: string;
 }
 
 export interface Manifest {
@@ -101,13 +106,19 @@ async function resolveSource(
           ? new AppError(err.status, err.code, `${field}: ${err.message}`, { field })
           : err;
       });
-    if (r.kind !== 'fs')
-      throw fieldError(
-        400,
-        'UNSUPPORTED_BACKEND',
-        'storage_backend',
-        'object-store backends cannot be registered in place',
-      );
+    if (r.kind === 's3') {
+      const head = await headObject(services, r.bucket, r.key);
+      if (!head) throw fieldError(404, 'SOURCE_MISSING', field, 'object not found');
+      return {
+        path: `s3://${r.bucket}/${r.key}`,
+        size: head.size,
+        mtime: head.mtime,
+        etag: head.etag,
+        original_path: given,
+        storage_backend: input.storage_backend,
+        relative_path: `${userDir}/${given}`,
+      };
+    }
     file = r.path;
     backend = input.storage_backend;
     relative = `${userDir}/${given}`;
@@ -147,11 +158,65 @@ async function resolveSource(
   };
 }
 
+const s3Location = (p: string) => {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(p);
+  return m ? { bucket: m[1] as string, key: m[2] as string } : undefined;
+};
+
+async function headObject(services: Services, bucket: string, key: string) {
+  try {
+    const h = await services.s3.internal.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return {
+      size: h.ContentLength ?? 0,
+      mtime: (h.LastModified ?? new Date(0)).toISOString(),
+      etag: h.ETag?.replaceAll('"', ''),
+    };
+  } catch (err) {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+      return undefined;
+    throw err;
+  }
+}
+
+/** A local or URL form of a source the readers can open; object-store files are fetched as needed. */
+async function openable(
+  services: Services,
+  src: SourceInfo,
+  as: 'url' | 'file',
+): Promise<{ path: string; done: () => Promise<void> }> {
+  const loc = s3Location(src.path);
+  if (!loc) return { path: src.path, done: async () => {} };
+  if (as === 'url') {
+    const url = presignerFor(services, 'internal').presign({
+      method: 'GET',
+      bucket: loc.bucket,
+      key: loc.key,
+      expiresIn: 600,
+    });
+    return { path: url, done: async () => {} };
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-dataset-'));
+  const file = path.join(dir, path.basename(loc.key));
+  const out = await services.s3.internal.send(
+    new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }),
+  );
+  await pipeline(out.Body as Readable, createWriteStream(file));
+  return { path: file, done: () => rm(dir, { recursive: true, force: true }) };
+}
+
 /** `ok`, `stale` (size or mtime changed) or `missing`, re-resolved through this machine's mounts. */
 async function sourceState(
   services: Services,
   s: SourceInfo,
 ): Promise<{ state: 'ok' | 'stale' | 'missing'; path: string }> {
+  const loc = s3Location(s.path);
+  if (loc) {
+    const head = await headObject(services, loc.bucket, loc.key);
+    if (!head) return { state: 'missing', path: s.path };
+    const same =
+      head.size === s.size && head.mtime === s.mtime && (!s.etag || head.etag === s.etag);
+    return { state: same ? 'ok' : 'stale', path: s.path };
+  }
   let file = s.path;
   if (s.storage_backend && s.relative_path && services.storage.has(s.storage_backend)) {
     file = await services.storage
@@ -202,10 +267,12 @@ async function copyIn(services: Services, id: string, src: SourceInfo): Promise<
     },
   });
   const key = `${id}/raw/${path.basename(src.path)}`;
-  const [written] = await Promise.all([
-    driver.write(key, hashing),
-    pipeline(createReadStream(src.path), hashing),
-  ]);
+  const loc = s3Location(src.path);
+  const source = loc
+    ? ((await services.s3.internal.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key })))
+        .Body as Readable)
+    : createReadStream(src.path);
+  const [written] = await Promise.all([driver.write(key, hashing), pipeline(source, hashing)]);
   return {
     ...src,
     path: path.join(services.config.dataRoot, key),
@@ -255,19 +322,25 @@ export const datasetService = {
       throw ERRORS.validation([{ field: 'dataset_id', message: 'is empty after normalisation' }]);
 
     let tiff: TiffFacts;
+    const imageSrc = await openable(services, image, 'url');
     try {
-      tiff = await readTiffFacts(image.path);
+      tiff = await readTiffFacts(imageSrc.path);
     } catch (err) {
       if (err instanceof TiffError) throw fieldError(400, 'INVALID_IMAGE', imageField, err.message);
       throw err;
+    } finally {
+      await imageSrc.done();
     }
     let anndata: AnnDataFacts;
+    const h5adSrc = await openable(services, h5ad, 'file');
     try {
-      anndata = await readAnnDataFacts(h5ad.path);
+      anndata = await readAnnDataFacts(h5adSrc.path);
     } catch (err) {
       if (err instanceof AnnDataError)
         throw fieldError(400, 'INVALID_H5AD', h5adField, err.message);
       throw err;
+    } finally {
+      await h5adSrc.done();
     }
     const missingCols = input.marker_cols.filter((c) => !(c in anndata.obs) && !(c in anndata.var));
     if (missingCols.length) {
@@ -399,13 +472,16 @@ export const datasetService = {
     return { dataset_id: m.dataset_id, status: 'deleted' };
   },
 
-  /** The file for a role, after checking it has not changed since registration. */
+  /**
+   * The file for a role, after checking it has not changed since registration: a local path to
+   * stream or, for object-store sources, a presigned URL to redirect to.
+   */
   async file(
     services: Services,
     who: Principal,
     id: string,
     role: Role,
-  ): Promise<{ path: string; size: number }> {
+  ): Promise<{ path: string; size: number; redirect?: string }> {
     const m = await this.get(services, who, id);
     const s = m.source_info[role];
     if (!s) throw ERRORS.notFound(`${role} file of dataset`, id);
@@ -422,6 +498,17 @@ export const datasetService = {
         'SOURCE_STALE',
         `The ${role} file of '${id}' changed since registration; run verify or re-register`,
       );
+    const loc = s3Location(state.path);
+    if (loc) {
+      const ttl = services.config.presign.ttlS;
+      const redirect = presignerFor(services).presign({
+        method: 'GET',
+        bucket: loc.bucket,
+        key: loc.key,
+        expiresIn: ttl,
+      });
+      return { path: state.path, size: s.size, redirect };
+    }
     return { path: state.path, size: s.size };
   },
 };

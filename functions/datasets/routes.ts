@@ -143,11 +143,16 @@ export function datasetsRoutes(services: Services): AppRouter {
       path: '/api/v1/datasets/{id}/files/{role}',
       summary: 'Stream a source file (Range supported); refuses changed or missing files',
       request: { params: idParam.extend({ role: z.enum(['image', 'h5ad', 'preview']) }) },
-      responses: { 200: { description: 'The file' }, 206: { description: 'A byte range' } },
+      responses: {
+        200: { description: 'The file' },
+        206: { description: 'A byte range' },
+        302: { description: 'Object-store files: a presigned URL' },
+      },
     }),
     async (c) => {
       const { id, role } = c.req.valid('param');
       const file = await datasetService.file(services, c.get('principal'), id, role as Role);
+      if (file.redirect) return c.redirect(file.redirect, 302);
       const range = c.req.header('range');
       const headers: Record<string, string> = {
         'accept-ranges': 'bytes',

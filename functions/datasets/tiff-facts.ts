@@ -62,10 +62,13 @@ function omeSize(xml: string, attr: string): number | undefined {
  */
 export async function readTiffFacts(file: string): Promise<TiffFacts> {
   // Loaded on first use: only registrations read TIFFs, and the library is not needed at start-up.
-  const { fromFile } = await import('geotiff');
+  const { fromFile, fromUrl } = await import('geotiff');
   let tiff: Awaited<ReturnType<typeof fromFile>>;
   try {
-    tiff = await fromFile(file);
+    // http(s) URLs (presigned object-store URLs) are read with Range requests: headers only.
+    tiff = /^https?:\/\//.test(file)
+      ? await fromUrl(file, { allowFullFile: false })
+      : await fromFile(file);
   } catch (err) {
     throw new TiffError(`not a readable TIFF: ${(err as Error).message}`);
   }

@@ -9,10 +9,9 @@ import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import type { AccessScope } from '../../shared/auth/access-scope.ts';
 import type { BucketOp } from '../../shared/auth/bucket-token.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
+import { presignerFor } from '../../shared/object-store/presign-urls.ts';
 import type { Services } from '../../shared/services.ts';
 import { splitRelative } from '../../shared/storage/relative-path.ts';
-import { nodeHashes } from './node-hashes.ts';
-import { createPresigner, type Presigner } from './presigner.ts';
 
 const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
@@ -20,25 +19,6 @@ const MAX_PART = 5 * 1024 * MiB;
 const MAX_PARTS = 10_000;
 /** S3's largest object. */
 export const MAX_OBJECT = 5 * 1024 * 1024 * MiB;
-
-const presigners = new WeakMap<Services, Presigner>();
-
-/** The presigner for the public endpoint, created once per services object. */
-export function presignerFor(services: Services): Presigner {
-  let p = presigners.get(services);
-  if (!p) {
-    const { credentials } = services.s3;
-    p = createPresigner({
-      endpoint: services.config.s3.publicEndpoint,
-      region: services.config.s3.region,
-      accessKeyId: credentials.accessKeyId,
-      secretAccessKey: credentials.secretAccessKey,
-      hashes: nodeHashes,
-    });
-    presigners.set(services, p);
-  }
-  return p;
-}
 
 /** Refuses the call unless the scope allows `op`. */
 export function requireOp(scope: AccessScope, op: BucketOp): void {

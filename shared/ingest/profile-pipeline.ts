@@ -1,4 +1,4 @@
-import { copyEscape, floatText } from './copy-text.ts';
+import { floatText } from './copy-text.ts';
 import {
   type H5Dataset,
   type H5File,

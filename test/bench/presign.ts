@@ -6,8 +6,8 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import autocannon from 'autocannon';
 import * as Minio from 'minio';
-import { createPresigner } from '../../functions/presign/presigner.ts';
 import { mintAccessToken } from '../../shared/auth/jwt.ts';
+import { createPresigner } from '../../shared/object-store/presigner.ts';
 
 const N = 20_000;
 const say = (s: string) => process.stdout.write(`${s}\n`);

@@ -10,7 +10,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import pg from 'pg';
 import { createIngestPort } from '../../functions/rescan/ingest-port.ts';
 import { runRescan } from '../../functions/rescan/rescan-service.ts';
 import { freePort } from '../../infra/local/free-port.ts';

@@ -55,7 +55,7 @@ beforeAll(async () => {
   );
   await writeFile(
     path.join(pre.tmp, 'storage.toml'),
-    `[storage.vast]\ntype = "nfs"\nbase_path = "${vast}"\n`,
+    `[storage.vast]\ntype = "nfs"\nbase_path = "${vast}"\n\n[storage.archive]\ntype = "s3"\nprefix = "archive/"\n`,
   );
   stack = await createTestStack({
     SLUICE_CONFIG: path.join(pre.tmp, 'storage.toml'),
@@ -324,6 +324,77 @@ describe('registration', () => {
       headers: { authorization: `Bearer ${amick}` },
     });
     expect(stale.status).toBe(409);
+  });
+});
+
+describe('datasets on the object store', () => {
+  it('registers objects of an s3 backend, reads facts with ranged reads, and redirects file requests to presigned URLs', async () => {
+    const s3 = stack.services.s3.internal;
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const tiff = await readFile(fx('tiff/openslide_boxes.tiff'));
+    await s3.send(
+      new PutObjectCommand({ Bucket: stack.bucket, Key: 'archive/amick/boxes.tiff', Body: tiff }),
+    );
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: 'archive/amick/cells.h5ad',
+        Body: await readFile(fx('h5ad/anndata_v0.5.0_adata.h5ad')),
+      }),
+    );
+    const r = await call('POST', '/api/v1/datasets/register', amick, {
+      storage_backend: 'archive',
+      image: 'boxes.tiff',
+      h5ad: 'cells.h5ad',
+      dataset_id: 'in-bucket',
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body.manifest.image_path).toBe(`s3://${stack.bucket}/archive/amick/boxes.tiff`);
+    expect(r.body.manifest.image.levels).toHaveLength(4);
+    expect(r.body.manifest.anndata).toMatchObject({ nObs: 700, nVars: 765 });
+    const res = await app.request('/api/v1/datasets/in-bucket/files/image', {
+      headers: { authorization: `Bearer ${amick}` },
+    });
+    expect(res.status).toBe(302);
+    const location = res.headers.get('location') as string;
+    expect(location).toContain('X-Amz-Signature=');
+    expect(Buffer.from(await (await fetch(location)).arrayBuffer()).equals(tiff)).toBe(true);
+    // A copy pulls the bytes out of the bucket into the data root.
+    const copied = await call('POST', '/api/v1/datasets/register', amick, {
+      storage_backend: 'archive',
+      image: 'boxes.tiff',
+      h5ad: 'cells.h5ad',
+      dataset_id: 'in-bucket-copy',
+      copy_files: true,
+    });
+    expect((await stat(copied.body.manifest.image_path)).size).toBe(tiff.length);
+    // The object is replaced: the dataset reports it and refuses to serve it.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: 'archive/amick/boxes.tiff',
+        Body: Buffer.concat([tiff, Buffer.from('x')]),
+      }),
+    );
+    expect((await call('POST', '/api/v1/datasets/in-bucket/verify', amick)).body.status).toBe(
+      'stale',
+    );
+    expect(
+      (
+        await app.request('/api/v1/datasets/in-bucket/files/image', {
+          headers: { authorization: `Bearer ${amick}` },
+        })
+      ).status,
+    ).toBe(409);
+    expect(
+      (
+        await call('POST', '/api/v1/datasets/register', amick, {
+          storage_backend: 'archive',
+          image: 'nope.tiff',
+          h5ad: 'cells.h5ad',
+        })
+      ).status,
+    ).toBe(404);
   });
 });
 

@@ -4,7 +4,7 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import * as Minio from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPresignApp } from '../../functions/presign/app.ts';
-import { createPresigner } from '../../functions/presign/presigner.ts';
+import { createPresigner } from '../../shared/object-store/presigner.ts';
 import { createTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;

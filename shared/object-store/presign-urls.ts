@@ -1,0 +1,34 @@
+import type { Services } from '../services.ts';
+import { nodeHashes } from './node-hashes.ts';
+import { createPresigner, type Presigner } from './presigner.ts';
+
+const presigners = new WeakMap<Services, Map<string, Presigner>>();
+
+/**
+ * A presigner created once per services object: for the public endpoint (URLs handed to users) by
+ * default, or the internal one (URLs this process fetches itself, e.g. ranged TIFF header reads).
+ */
+export function presignerFor(
+  services: Services,
+  which: 'public' | 'internal' = 'public',
+): Presigner {
+  let byKind = presigners.get(services);
+  if (!byKind) {
+    byKind = new Map();
+    presigners.set(services, byKind);
+  }
+  let p = byKind.get(which);
+  if (!p) {
+    const { credentials } = services.s3;
+    p = createPresigner({
+      endpoint:
+        which === 'public' ? services.config.s3.publicEndpoint : services.config.s3.endpoint,
+      region: services.config.s3.region,
+      accessKeyId: credentials.accessKeyId,
+      secretAccessKey: credentials.secretAccessKey,
+      hashes: nodeHashes,
+    });
+    byKind.set(which, p);
+  }
+  return p;
+}
