@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { readStackFile } from '../lib/stack-file.ts';
+
+/** `sluice rescan`: runs the rescan now (POST /rescan) and prints its run record. */
+export function register(program: Command): void {
+  program
+    .command('rescan')
+    .description('find objects whose notifications were missed and ingest them')
+    .option('--dry-run', 'only report what would be ingested')
+    .option('--prefix <prefix>', 'limit to keys below this prefix')
+    .option('--max-seconds <n>', 'time budget')
+    .action(async (opts: { dryRun?: boolean; prefix?: string; maxSeconds?: string }) => {
+      const { json, api } = program.opts<{ json?: boolean; api?: string }>();
+      const stack = readStackFile();
+      const base = api ?? process.env.SLUICE_API ?? stack?.api;
+      const token = process.env.SLUICE_RESCAN_TOKEN ?? stack?.rescanToken;
+      if (!base || !token)
+        throw new Error('set SLUICE_API and SLUICE_RESCAN_TOKEN, or run next to a local stack');
+      const body = {
+        dryRun: opts.dryRun,
+        prefix: opts.prefix,
+        maxSeconds: opts.maxSeconds ? Number(opts.maxSeconds) : undefined,
+      };
+      const res = await fetch(`${base}/rescan`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const out = (await res.json()) as {
+        status?: string;
+        run?: Record<string, unknown>;
+        message?: string;
+        wouldIngest?: string[];
+      };
+      if (!res.ok) throw new Error(out.message ?? `rescan answered ${res.status}`);
+      if (json) process.stdout.write(`${JSON.stringify(out)}\n`);
+      else {
+        const r = out.run ?? {};
+        process.stdout.write(
+          `rescan ${out.status}: listed ${r.listed ?? 0}, missing ${r.missing ?? 0}, ingested ${r.ingested ?? 0}, failed ${r.failed ?? 0}, reclaimed ${r.reclaimed ?? 0}\n`,
+        );
+        for (const k of out.wouldIngest ?? []) process.stdout.write(`  would ingest ${k}\n`);
+      }
+      if (out.status === 'failed') process.exitCode = 1;
+    });
+}
