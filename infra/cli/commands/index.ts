@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import * as rescan from './rescan.ts';
 import * as token from './token.ts';
+import * as worker from './worker.ts';
 
 /** Each command module exports `register(program)`. */
-const modules: { register(program: Command): void }[] = [token, rescan];
+const modules: { register(program: Command): void }[] = [token, rescan, worker];
 
 export function registerCommands(program: Command): void {
   for (const m of modules) m.register(program);

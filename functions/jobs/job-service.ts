@@ -1,0 +1,356 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
+import { withTransaction } from '../../shared/db/pool.ts';
+import { AppError, ERRORS } from '../../shared/errors.ts';
+import { presignerFor } from '../../shared/object-store/presign-urls.ts';
+import type { Services } from '../../shared/services.ts';
+import { splitRelative } from '../../shared/storage/relative-path.ts';
+
+export interface Job {
+  id: number;
+  kind: string;
+  owner: string;
+  userSubdir: string;
+  storageBackend: string;
+  inputFile: string;
+  outputDir: string;
+  params: Record<string, unknown>;
+  status: 'queued' | 'running' | 'done' | 'failed';
+  mode: 'direct' | 'transfer' | null;
+  workerId: string | null;
+  attempts: number;
+  leaseExpiresAt: string | null;
+  outputPath: string | null;
+  errorCode: string | null;
+  error: string | null;
+  transfer: Record<string, unknown> | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+const cols = `id, kind, owner, user_subdir AS "userSubdir", storage_backend AS "storageBackend", input_file AS "inputFile",
+  output_dir AS "outputDir", params, status, mode, worker_id AS "workerId", attempts, lease_expires_at AS "leaseExpiresAt",
+  output_path AS "outputPath", error_code AS "errorCode", error, transfer, created_at AS "createdAt",
+  started_at AS "startedAt", finished_at AS "finishedAt"`;
+
+/** Jobs without a backend run where the legacy SHARED_STORAGE_ROOT is mounted. */
+export const LEGACY_BACKEND = 'default';
+
+/** Where staged inputs and transfer-mode outputs live in the bucket. */
+const stagingPrefix = (services: Services, id: number) =>
+  `${services.config.s3.prefix}_jobs/${id}/`;
+
+export interface CreateJob {
+  kind: string;
+  storage_backend?: string;
+  user_subdir?: string;
+  input_file: string;
+  output_dir: string;
+  params: Record<string, unknown>;
+}
+
+async function liveBackends(services: Services): Promise<Set<string>> {
+  const res = await services.db.query<{ b: string }>(
+    `SELECT DISTINCT unnest(storage_backends) AS b FROM workers WHERE last_seen > now() - make_interval(secs => $1)`,
+    [services.config.workers.ttlS],
+  );
+  return new Set(res.rows.map((r) => r.b));
+}
+
+export const jobService = {
+  async create(services: Services, who: Principal, input: CreateJob): Promise<Job> {
+    const userSubdir = input.user_subdir ?? who.sub;
+    if (!isAdmin(who) && userSubdir !== who.sub)
+      throw new AppError(
+        403,
+        'FORBIDDEN',
+        "user_subdir: only admins may submit jobs for another user's directory",
+        { field: 'user_subdir' },
+      );
+    const field = (name: string, value: string) => {
+      try {
+        splitRelative(value, name);
+      } catch (err) {
+        const e = err as AppError;
+        throw new AppError(400, e.code, `${name}: ${e.message}`, { field: name });
+      }
+    };
+    field('user_subdir', userSubdir);
+    field('input_file', input.input_file);
+    field('output_dir', input.output_dir);
+    const backend = input.storage_backend ?? LEGACY_BACKEND;
+    if (services.storage.has(backend)) {
+      // The API mounts this backend too: check the input exists now rather than on a worker later.
+      const r = await services.storage.resolve(backend, userSubdir, input.input_file);
+      if (r.kind === 'fs' && !(await stat(r.path).catch(() => undefined))?.isFile()) {
+        throw new AppError(
+          404,
+          'INPUT_NOT_FOUND',
+          `input_file: '${input.input_file}' not found in backend '${backend}'`,
+          { field: 'input_file' },
+        );
+      }
+    } else if (!(await liveBackends(services)).has(backend)) {
+      throw new AppError(
+        400,
+        'BACKEND_NOT_AVAILABLE',
+        `Backend '${backend}' is not configured here and no live worker has it`,
+        { field: 'storage_backend' },
+      );
+    }
+    const res = await services.db.query<Job>(
+      `INSERT INTO jobs (kind, owner, user_subdir, storage_backend, input_file, output_dir, params)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${cols}`,
+      [
+        input.kind,
+        who.sub,
+        userSubdir,
+        backend,
+        input.input_file,
+        input.output_dir,
+        JSON.stringify(input.params),
+      ],
+    );
+    return res.rows[0] as Job;
+  },
+
+  async get(services: Services, who: Principal, id: number): Promise<Job> {
+    const res = await services.db.query<Job>(`SELECT ${cols} FROM jobs WHERE id = $1`, [id]);
+    const job = res.rows[0];
+    const workerOnIt = who.roles.includes('worker') && job?.workerId !== null;
+    if (!job || (job.owner !== who.sub && !isAdmin(who) && !workerOnIt))
+      throw ERRORS.notFound('job', String(id));
+    return job;
+  },
+
+  async list(services: Services, who: Principal, status: string | undefined, limit: number) {
+    const res = await services.db.query<Job>(
+      `SELECT ${cols} FROM jobs WHERE ($1::text IS NULL OR owner = $1) AND ($2::text IS NULL OR status = $2) ORDER BY id DESC LIMIT $3`,
+      [isAdmin(who) ? null : who.sub, status ?? null, limit],
+    );
+    return res.rows;
+  },
+
+  async announce(
+    services: Services,
+    who: Principal,
+    w: {
+      worker_id: string;
+      capabilities: { storage_backends: string[]; gpu?: boolean; labels?: Record<string, string> };
+    },
+  ) {
+    await services.db.query(
+      `INSERT INTO workers (worker_id, principal, storage_backends, gpu, labels, last_seen) VALUES ($1, $2, $3, $4, $5, now())
+       ON CONFLICT (worker_id) DO UPDATE SET principal = EXCLUDED.principal, storage_backends = EXCLUDED.storage_backends,
+         gpu = EXCLUDED.gpu, labels = EXCLUDED.labels, last_seen = now()`,
+      [
+        w.worker_id,
+        who.sub,
+        w.capabilities.storage_backends,
+        w.capabilities.gpu ?? false,
+        JSON.stringify(w.capabilities.labels ?? {}),
+      ],
+    );
+    return {
+      worker_id: w.worker_id,
+      ttlS: services.config.workers.ttlS,
+      leaseS: services.config.events.leaseS,
+    };
+  },
+
+  async workers(services: Services) {
+    const res = await services.db.query(
+      `SELECT worker_id AS "workerId", storage_backends AS "storageBackends", gpu, labels, last_seen AS "lastSeen",
+         last_seen > now() - make_interval(secs => $1) AS live FROM workers ORDER BY worker_id`,
+      [services.config.workers.ttlS],
+    );
+    return res.rows;
+  },
+
+  /**
+   * At most one job for this worker, atomically: first a queued job on a backend it has; else a job whose
+   * backend no live worker has, in transfer mode (input staged to the object store, presigned URLs).
+   * Jobs whose lease expired (a dead worker) are requeued first.
+   */
+  async claim(services: Services, who: Principal, workerId: string): Promise<Job | null> {
+    const leaseS = services.config.events.leaseS;
+    const worker = (
+      await services.db.query<{ storage_backends: string[]; principal: string }>(
+        'SELECT storage_backends, principal FROM workers WHERE worker_id = $1',
+        [workerId],
+      )
+    ).rows[0];
+    if (!worker) throw ERRORS.notFound('worker', workerId);
+    if (worker.principal !== who.sub && !isAdmin(who))
+      throw ERRORS.forbidden(`Worker '${workerId}' was announced by another principal`);
+    await services.db.query('UPDATE workers SET last_seen = now() WHERE worker_id = $1', [
+      workerId,
+    ]);
+    await services.db.query(
+      `UPDATE jobs SET status = 'queued', worker_id = NULL, lease_expires_at = NULL, updated_at = now(),
+         error = 'lease expired: the worker stopped without finishing' WHERE status = 'running' AND lease_expires_at < now()`,
+    );
+    for (let tries = 0; tries < 20; tries++) {
+      const picked = await withTransaction(services.db, async (tx) => {
+        const direct = await tx.query<Job>(
+          `SELECT ${cols} FROM jobs WHERE status = 'queued' AND storage_backend = ANY($1) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+          [worker.storage_backends],
+        );
+        let job = direct.rows[0];
+        let mode: 'direct' | 'transfer' = 'direct';
+        if (!job) {
+          const orphan = await tx.query<Job>(
+            `SELECT ${cols} FROM jobs j WHERE status = 'queued' AND NOT EXISTS (
+               SELECT 1 FROM workers w WHERE j.storage_backend = ANY(w.storage_backends)
+                 AND w.last_seen > now() - make_interval(secs => $1))
+             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+            [services.config.workers.ttlS],
+          );
+          job = orphan.rows[0];
+          mode = 'transfer';
+        }
+        if (!job) return { job: null };
+        let transfer: Record<string, unknown> | null = null;
+        if (mode === 'transfer') {
+          const staged = await stageInput(services, job).catch((err: Error) => err);
+          if (staged instanceof Error) {
+            await tx.query(
+              `UPDATE jobs SET status = 'failed', error_code = 'BACKEND_NOT_AVAILABLE', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`,
+              [
+                job.id,
+                `Backend '${job.storageBackend}' is not available on any live worker and the input cannot be staged: ${staged.message}`,
+              ],
+            );
+            return { retry: true };
+          }
+          transfer = staged;
+        }
+        const res = await tx.query<Job>(
+          `UPDATE jobs SET status = 'running', mode = $2, worker_id = $3, attempts = attempts + 1, transfer = $4,
+             lease_expires_at = now() + make_interval(secs => $5), started_at = now(), updated_at = now(), error = NULL
+           WHERE id = $1 RETURNING ${cols}`,
+          [job.id, mode, workerId, transfer ? JSON.stringify(transfer) : null, leaseS],
+        );
+        return { job: res.rows[0] as Job };
+      });
+      if ('retry' in picked) continue;
+      return picked.job;
+    }
+    return null;
+  },
+
+  /** The running job held by this worker, or a 409. */
+  async held(services: Services, who: Principal, id: number, workerId: string): Promise<Job> {
+    const job = await this.get(services, who, id);
+    if (job.status !== 'running' || job.workerId !== workerId)
+      throw ERRORS.conflict(`Job ${id} is not running on worker '${workerId}'`);
+    return job;
+  },
+
+  async heartbeat(services: Services, who: Principal, id: number, workerId: string) {
+    await this.held(services, who, id, workerId);
+    const res = await services.db.query<{ lease: Date }>(
+      `UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2), updated_at = now() WHERE id = $1 RETURNING lease_expires_at AS lease`,
+      [id, services.config.events.leaseS],
+    );
+    await services.db.query('UPDATE workers SET last_seen = now() WHERE worker_id = $1', [
+      workerId,
+    ]);
+    return { id, leaseExpiresAt: res.rows[0]?.lease.toISOString() ?? null };
+  },
+
+  async complete(
+    services: Services,
+    who: Principal,
+    id: number,
+    workerId: string,
+    outputPath: string,
+  ) {
+    await this.held(services, who, id, workerId);
+    const res = await services.db.query<Job>(
+      `UPDATE jobs SET status = 'done', output_path = $2, finished_at = now(), updated_at = now(), lease_expires_at = NULL
+       WHERE id = $1 AND status = 'running' AND worker_id = $3 RETURNING ${cols}`,
+      [id, outputPath, workerId],
+    );
+    return res.rows[0] as Job;
+  },
+
+  async fail(
+    services: Services,
+    who: Principal,
+    id: number,
+    workerId: string,
+    code: string,
+    error: string,
+  ) {
+    await this.held(services, who, id, workerId);
+    const res = await services.db.query<Job>(
+      `UPDATE jobs SET status = 'failed', error_code = $2, error = $3, finished_at = now(), updated_at = now(), lease_expires_at = NULL
+       WHERE id = $1 AND worker_id = $4 RETURNING ${cols}`,
+      [id, code, error.slice(0, 2000), workerId],
+    );
+    return res.rows[0] as Job;
+  },
+
+  /** A presigned PUT for one output file of a transfer-mode job. */
+  async outputUrl(services: Services, who: Principal, id: number, workerId: string, name: string) {
+    const job = await this.held(services, who, id, workerId);
+    if (job.mode !== 'transfer')
+      throw ERRORS.badRequest('Only transfer-mode jobs upload their outputs');
+    const key = `${stagingPrefix(services, id)}output/${splitRelative(name, 'name').join('/')}`;
+    const url = presignerFor(services).presign({
+      method: 'PUT',
+      bucket: services.config.s3.bucket,
+      key,
+      expiresIn: services.config.presign.ttlS,
+    });
+    return { url, key };
+  },
+};
+
+/** Copies a job's input into the bucket (once) and hands out presigned URLs for it. */
+async function stageInput(services: Services, job: Job): Promise<Record<string, unknown>> {
+  if (!services.storage.has(job.storageBackend))
+    throw new Error(`backend '${job.storageBackend}' is not mounted on the API either`);
+  const r = await services.storage.resolve(job.storageBackend, job.userSubdir, job.inputFile);
+  const bucket = services.config.s3.bucket;
+  const name = path.posix.basename(job.inputFile);
+  const key = `${stagingPrefix(services, job.id)}input/${name}`;
+  if (r.kind === 'fs') {
+    const exists = await services.s3.internal
+      .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+      .then(
+        () => true,
+        () => false,
+      );
+    if (!exists) {
+      const size = (await stat(r.path)).size;
+      await services.s3.internal.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: createReadStream(r.path),
+          ContentLength: size,
+        }),
+      );
+    }
+  }
+  const source = r.kind === 's3' ? { bucket: r.bucket, key: r.key } : { bucket, key };
+  const ttl = services.config.presign.ttlS;
+  return {
+    input: {
+      name,
+      url: presignerFor(services).presign({
+        method: 'GET',
+        bucket: source.bucket,
+        key: source.key,
+        expiresIn: ttl,
+      }),
+    },
+    outputPrefix: `s3://${bucket}/${stagingPrefix(services, job.id)}output/`,
+  };
+}

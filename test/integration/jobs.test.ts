@@ -1,0 +1,398 @@
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJobsApp } from '../../functions/jobs/app.ts';
+import { createWorker } from '../../infra/worker/agent.ts';
+import { parseConfig } from '../../shared/config/load.ts';
+import { type NodeServer, serveNode } from '../../shared/http/serve-node.ts';
+import { createTestStack, type TestStack } from '../helpers/stack.ts';
+
+let root: string;
+let stack: TestStack;
+let server: NodeServer;
+let api: string;
+let db: pg.Client;
+let amick: string;
+let admin: string;
+let workerToken: string;
+const phys = (...p: string[]) => path.join(root, 'phys', ...p);
+
+async function toml(name: string, body: string) {
+  const file = path.join(root, `${name}.toml`);
+  await writeFile(file, body);
+  return file;
+}
+const storageOf = async (name: string, body: string) =>
+  parseConfig({ JWT_SECRET: 'x', SLUICE_CONFIG: await toml(name, body) }).storage.filter(
+    (b) => b.name !== 'data',
+  );
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'sluice-jobs-'));
+  for (const d of ['vast/amick/in', 'scratch/amick/in', 'gdrive/amick/in', 'legacy/amick/in'])
+    await mkdir(phys(d), { recursive: true });
+  // The "Mac client" (the API) and the "container worker" mount the same VAST folder at different paths.
+  await mkdir(path.join(root, 'Volumes'));
+  await mkdir(path.join(root, 'mnt'));
+  await symlink(phys('vast'), path.join(root, 'Volumes', 'vast'));
+  await symlink(phys('vast'), path.join(root, 'mnt', 'vast'));
+  await writeFile(
+    path.join(root, 'Volumes', 'vast', 'amick', 'in', 'data.txt'),
+    'placed by the client',
+  );
+  await writeFile(phys('scratch/amick/in/s.txt'), 'scratch data');
+  await writeFile(phys('gdrive/amick/in/g.txt'), 'only the API can read this');
+  await writeFile(phys('legacy/amick/in/l.txt'), 'legacy root');
+  const apiToml = await toml(
+    'api',
+    `[storage.vast]\ntype = "nfs"\nbase_path = "${path.join(root, 'Volumes', 'vast')}"\n[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n[storage.gdrive]\ntype = "local"\nbase_path = "${phys('gdrive')}"\n`,
+  );
+  stack = await createTestStack({ SLUICE_CONFIG: apiToml, SLUICE_LEASE_S: '2' });
+  server = await serveNode(createJobsApp(stack.services), { port: 0, hostname: '127.0.0.1' });
+  api = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+  db = new pg.Client({ connectionString: stack.databaseUrl });
+  await db.connect();
+  amick = await stack.token('amick');
+  admin = await stack.token('root', ['admin']);
+  workerToken = await stack.token('worker-bot', ['worker']);
+}, 60_000);
+afterAll(async () => {
+  await db.end();
+  await server.close(1000);
+  await stack.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+const call = async (method: string, url: string, token: string, body?: unknown) => {
+  const res = await fetch(`${api}${url}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+};
+const submit = (body: Record<string, unknown>, token = amick) =>
+  call('POST', '/api/v1/jobs', token, { kind: 'copy', ...body });
+const job = async (id: number) => (await call('GET', `/api/v1/jobs/${id}`, admin)).body;
+const announce = (id: string, backends: string[]) =>
+  call('POST', '/api/v1/workers/announce', workerToken, {
+    worker_id: id,
+    capabilities: { storage_backends: backends },
+  });
+
+describe('routing by storage capability', () => {
+  it('sends jobs only to workers with their backend; the container worker reads what the Mac client placed', async () => {
+    const containerVast = await storageOf(
+      'worker-a',
+      `[storage.vast]\ntype = "nfs"\nbase_path = "${path.join(root, 'mnt', 'vast')}"\n`,
+    );
+    const scratchOnly = await storageOf(
+      'worker-b',
+      `[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n`,
+    );
+    await announce('worker-a', ['vast']);
+    await announce('worker-b', ['scratch']);
+    const v = await submit({
+      storage_backend: 'vast',
+      input_file: 'in/data.txt',
+      output_dir: 'out/v',
+    });
+    const s = await submit({
+      storage_backend: 'scratch',
+      input_file: 'in/s.txt',
+      output_dir: 'out/s',
+    });
+    expect(v.status).toBe(201);
+    expect(s.status).toBe(201);
+    const logs: string[] = [];
+    const b = createWorker({
+      api,
+      token: workerToken,
+      workerId: 'worker-b',
+      storage: scratchOnly,
+      pollMs: 50,
+      maxJobs: 1,
+      log: (l) => logs.push(l),
+    });
+    await b.run();
+    expect(await job(s.body.job_id)).toMatchObject({
+      status: 'done',
+      workerId: 'worker-b',
+      mode: 'direct',
+    });
+    expect((await job(v.body.job_id)).status).toBe('queued');
+    const a = createWorker({
+      api,
+      token: workerToken,
+      workerId: 'worker-a',
+      storage: containerVast,
+      pollMs: 50,
+      maxJobs: 1,
+      log: (l) => logs.push(l),
+    });
+    await a.run();
+    const done = await job(v.body.job_id);
+    expect(done).toMatchObject({
+      status: 'done',
+      workerId: 'worker-a',
+      mode: 'direct',
+      outputPath: 'vast:amick/out/v',
+    });
+    expect(
+      logs.some((l) => l.includes('PATH_VALIDATED') && l.includes(path.join(root, 'mnt', 'vast'))),
+    ).toBe(true);
+    // The client sees the worker's output through its own mount.
+    expect(
+      await readFile(path.join(root, 'Volumes', 'vast', 'amick', 'out', 'v', 'data.txt'), 'utf8'),
+    ).toBe('placed by the client');
+  });
+
+  it('runs a job whose backend no live worker has in transfer mode; outputs land in the object store', async () => {
+    const g = await submit({
+      storage_backend: 'gdrive',
+      input_file: 'in/g.txt',
+      output_dir: 'out/g',
+    });
+    const scratchOnly = await storageOf(
+      'worker-b2',
+      `[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n`,
+    );
+    const b = createWorker({
+      api,
+      token: workerToken,
+      workerId: 'worker-b',
+      storage: scratchOnly,
+      pollMs: 50,
+      maxJobs: 1,
+      log: () => {},
+    });
+    await b.run();
+    const done = await job(g.body.job_id);
+    expect(done).toMatchObject({ status: 'done', mode: 'transfer', workerId: 'worker-b' });
+    expect(done.outputPath).toBe(`s3://${stack.bucket}/_jobs/${g.body.job_id}/output/`);
+    const out = await stack.services.s3.internal.send(
+      new GetObjectCommand({ Bucket: stack.bucket, Key: `_jobs/${g.body.job_id}/output/g.txt` }),
+    );
+    expect(await out.Body?.transformToString()).toBe('only the API can read this');
+  });
+
+  it('fails a job whose backend is missing everywhere and cannot be staged, naming the backend', async () => {
+    await announce('tape-robot', ['tape']);
+    const t = await submit({ storage_backend: 'tape', input_file: 'in/x.bin', output_dir: 'out' });
+    expect(t.status).toBe(201);
+    await db.query(
+      `UPDATE workers SET last_seen = now() - interval '1 hour' WHERE worker_id = 'tape-robot'`,
+    );
+    const claimed = await call('POST', '/api/v1/workers/worker-b/claim', workerToken);
+    expect(claimed.body.job).toBeNull();
+    expect(await job(t.body.job_id)).toMatchObject({
+      status: 'failed',
+      errorCode: 'BACKEND_NOT_AVAILABLE',
+      error: expect.stringContaining("Backend 'tape'"),
+    });
+  });
+});
+
+describe('backward compatibility', () => {
+  it('a worker with only SHARED_STORAGE_ROOT serves jobs without storage_backend, and reports PATH_ERROR itself', async () => {
+    const legacy = parseConfig({
+      JWT_SECRET: 'x',
+      SHARED_STORAGE_ROOT: phys('legacy'),
+    }).storage.filter((b) => b.name !== 'data');
+    expect(legacy.map((b) => b.name)).toEqual(['default']);
+    await announce('old-box', ['default']);
+    const l = await submit({ input_file: 'in/l.txt', output_dir: 'out/l' });
+    expect(l.body.job.storageBackend).toBe('default');
+    const bad = await submit(
+      { user_subdir: 'nobody', input_file: 'in/l.txt', output_dir: 'out' },
+      admin,
+    );
+    const logs: string[] = [];
+    const w = createWorker({
+      api,
+      token: workerToken,
+      workerId: 'old-box',
+      storage: legacy,
+      pollMs: 50,
+      maxJobs: 2,
+      log: (x) => logs.push(x),
+    });
+    await w.run();
+    expect(await job(l.body.job_id)).toMatchObject({ status: 'done', workerId: 'old-box' });
+    expect(await readFile(phys('legacy/amick/out/l/l.txt'), 'utf8')).toBe('legacy root');
+    expect(await job(bad.body.job_id)).toMatchObject({
+      status: 'failed',
+      errorCode: 'PATH_ERROR',
+      error: "User directory 'nobody' not found in backend 'default'",
+    });
+  });
+});
+
+describe('a worker killed mid-job', () => {
+  it('loses the job after its lease; another worker completes it exactly once', async () => {
+    await writeFile(phys('scratch/amick/in/k.txt'), 'killed once');
+    const k = await submit({
+      storage_backend: 'scratch',
+      input_file: 'in/k.txt',
+      output_dir: 'out/k',
+    });
+    const workerToml = await toml(
+      'killer',
+      `[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n`,
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        'infra/cli/bin.mjs',
+        'worker',
+        '--config',
+        workerToml,
+        '--id',
+        'doomed',
+        '--exec',
+        'sleep 30',
+        '--poll',
+        '100',
+      ],
+      {
+        env: {
+          PATH: process.env.PATH,
+          SLUICE_API: api,
+          SLUICE_TOKEN: workerToken,
+          SLUICE_HEARTBEAT_MS: '500',
+        },
+        stdio: 'ignore',
+      },
+    );
+    const t0 = Date.now();
+    while (Date.now() - t0 < 30_000 && (await job(k.body.job_id)).status !== 'running')
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await job(k.body.job_id)).toMatchObject({ status: 'running', workerId: 'doomed' });
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    await new Promise((r) => setTimeout(r, 2500));
+    const rescuer = createWorker({
+      api,
+      token: workerToken,
+      workerId: 'rescuer',
+      storage: await storageOf(
+        'rescuer',
+        `[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n`,
+      ),
+      pollMs: 50,
+      maxJobs: 1,
+      log: () => {},
+    });
+    await rescuer.run();
+    expect(await job(k.body.job_id)).toMatchObject({
+      status: 'done',
+      workerId: 'rescuer',
+      attempts: 2,
+    });
+    expect(await readFile(phys('scratch/amick/out/k/k.txt'), 'utf8')).toBe('killed once');
+  }, 60_000);
+});
+
+describe('graceful shutdown', () => {
+  it('on SIGTERM a worker finishes its job, reports it and exits', async () => {
+    await writeFile(phys('scratch/amick/in/t.txt'), 'term');
+    const t = await submit({
+      storage_backend: 'scratch',
+      input_file: 'in/t.txt',
+      output_dir: 'out/t',
+    });
+    const workerToml = await toml(
+      'graceful',
+      `[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n`,
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        'infra/cli/bin.mjs',
+        'worker',
+        '--config',
+        workerToml,
+        '--id',
+        'graceful',
+        '--exec',
+        'sleep 1.5 && cp {input} {output_dir}/',
+        '--poll',
+        '100',
+      ],
+      {
+        env: { PATH: process.env.PATH, SLUICE_API: api, SLUICE_TOKEN: workerToken },
+        stdio: 'ignore',
+      },
+    );
+    const t0 = Date.now();
+    while (Date.now() - t0 < 30_000 && (await job(t.body.job_id)).status !== 'running')
+      await new Promise((r) => setTimeout(r, 50));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(await job(t.body.job_id)).toMatchObject({ status: 'done', workerId: 'graceful' });
+    expect(await readFile(phys('scratch/amick/out/t/t.txt'), 'utf8')).toBe('term');
+  }, 60_000);
+});
+
+describe('hostile input', () => {
+  it('refuses traversal, absolute paths, unknown backends, other users and non-workers', async () => {
+    expect(
+      (
+        await submit({
+          storage_backend: 'vast',
+          user_subdir: '../../etc',
+          input_file: 'passwd',
+          output_dir: 'o',
+        })
+      ).status,
+    ).toBe(403);
+    const trav = await submit(
+      { storage_backend: 'vast', user_subdir: '../../etc', input_file: 'passwd', output_dir: 'o' },
+      admin,
+    );
+    expect(trav.status).toBe(400);
+    expect(trav.body.message).toMatch(/user_subdir: Path escapes base directory/);
+    const abs = await submit({
+      storage_backend: 'vast',
+      input_file: '/etc/passwd',
+      output_dir: 'o',
+    });
+    expect(abs.status).toBe(400);
+    expect(abs.body.message).toMatch(/input_file: .*relative/);
+    expect(
+      (await submit({ storage_backend: 'vast', input_file: 'in/../../x', output_dir: 'o' })).status,
+    ).toBe(400);
+    expect(
+      (await submit({ storage_backend: 'vast', input_file: 'in/nope.txt', output_dir: 'o' })).body
+        .code,
+    ).toBe('INPUT_NOT_FOUND');
+    const unknown = await submit({
+      storage_backend: 'hyperspace',
+      input_file: 'a',
+      output_dir: 'o',
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.code).toBe('BACKEND_NOT_AVAILABLE');
+    const mine = (await call('GET', '/api/v1/jobs', amick)).body.jobs as { id: number }[];
+    const sam = await stack.token('sam');
+    expect((await call('GET', `/api/v1/jobs/${mine[0]?.id}`, sam)).status).toBe(404);
+    expect((await call('GET', '/api/v1/jobs', sam)).body.jobs).toEqual([]);
+    expect((await call('POST', '/api/v1/workers/worker-a/claim', amick)).status).toBe(403);
+    expect(
+      (
+        await call('POST', '/api/v1/workers/announce', amick, {
+          worker_id: 'x',
+          capabilities: { storage_backends: [] },
+        })
+      ).status,
+    ).toBe(403);
+    const other = await stack.token('other-bot', ['worker']);
+    expect((await call('POST', '/api/v1/workers/worker-a/claim', other)).status).toBe(403);
+  });
+});
