@@ -168,13 +168,12 @@ export async function runRescan(deps: RescanDeps, opts: RescanOptions = {}): Pro
 
     try {
       if (!dryRun) {
-        const reclaimed = await d.ingest.reclaimExpired(bucket);
+        // Only this run's scope: a rescan of one prefix leaves other prefixes' jobs to their own runs.
+        const inScope = (o: ListedObject) => o.key.startsWith(prefix);
+        const reclaimed = (await d.ingest.reclaimExpired(bucket)).filter(inScope);
         counts.reclaimed = reclaimed.length;
-        await ingestAll(
-          reclaimed.filter((o) => o.key.startsWith(prefix)),
-          false,
-        );
-        await ingestAll(await d.ingest.dueRetries(bucket, 1000), true);
+        await ingestAll(reclaimed, false);
+        await ingestAll((await d.ingest.dueRetries(bucket, 1000)).filter(inScope), true);
       }
 
       // Shards: the first-level prefixes (plus the objects directly under `prefix`), or one listing.

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -12,6 +11,7 @@ import { silentLogger } from '../../shared/log/logger.ts';
 import { createServices } from '../../shared/services.ts';
 import { minioBody, postEvent, putObject } from '../helpers/events.ts';
 import { runPython } from '../helpers/h5py.ts';
+import { killIngestMidCopy } from '../helpers/kill-mid-copy.ts';
 import { createTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
@@ -83,44 +83,9 @@ describe('exactly once in effect, whatever the delivery does', () => {
     const file = path.join(stack.tmp, 'killed.h5');
     bigFile(file, 1_500_000);
     const etag = await putObject(stack, 'lab/killed.h5', file);
-    const env = {
-      JWT_SECRET: 'x',
-      DATABASE_URL: stack.databaseUrl,
-      MINIO_ENDPOINT: stack.config.s3.endpoint,
-      MINIO_ACCESS_KEY: stack.config.s3.accessKey as string,
-      MINIO_SECRET_KEY: stack.config.s3.secretKey as string,
-      MINIO_BUCKET: stack.bucket,
-      // Long enough that the early check below runs well inside the dead attempt's lease.
-      SLUICE_LEASE_S: '6',
-    };
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'test/helpers/ingest-child.ts',
-        JSON.stringify({ env, ref: { bucket: stack.bucket, key: 'lab/killed.h5', etag } }),
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'ignore'],
-      },
-    );
-    const exited = new Promise<number | null>((r) =>
-      child.once('exit', (_code, signal) => r(signal === 'SIGKILL' ? -9 : _code)),
-    );
-    // Wait until the child is streaming rows into its staging table, then kill it.
-    const t0 = Date.now();
-    let copying = false;
-    while (!copying && Date.now() - t0 < 60_000) {
-      const r = await db.query(
-        `SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY "_sluice_stg_%' AND state = 'active'`,
-      );
-      copying = (r.rowCount ?? 0) > 0;
-      if (!copying) await new Promise((res) => setTimeout(res, 20));
-    }
-    expect(copying).toBe(true);
-    child.kill('SIGKILL');
-    expect(await exited).toBe(-9);
+    // The dead attempt's lease outlasts the early check below.
+    const killed = await killIngestMidCopy(stack, 'lab/killed.h5', etag, 6);
+    expect(killed).toEqual({ copying: true, signal: 'SIGKILL' });
     await new Promise((r) => setTimeout(r, 500));
     expect(await tableExists('job_killed')).toBe(false);
     const stg = await db.query(

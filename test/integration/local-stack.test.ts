@@ -4,21 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StackFile } from '../../infra/cli/lib/stack-file.ts';
 import { freePort } from '../../infra/local/free-port.ts';
 
-interface StackJson {
-  api: string;
-  databaseUrl: string;
-  s3: {
-    endpoint: string;
-    publicEndpoint: string;
-    bucket: string;
-    region: string;
-    accessKey: string;
-    secretKey: string;
-  };
-  devToken: string;
-}
+type StackJson = StackFile;
 
 let stateDir: string;
 let ports: { api: number; pg: number; s3: number };

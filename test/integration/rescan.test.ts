@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { createIngestPort } from '../../functions/rescan/ingest-port.ts';
 import { type RescanResult, runRescan } from '../../functions/rescan/rescan-service.ts';
 import { minioBody, postEvent, putObject } from '../helpers/events.ts';
 import { runPython } from '../helpers/h5py.ts';
+import { killIngestMidCopy } from '../helpers/kill-mid-copy.ts';
 import { createTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
@@ -147,41 +147,12 @@ with h5py.File(sys.argv[1], 'w') as f:
       [big],
     );
     const etag = await putObject(stack, 'crash/big.h5', big);
-    const env = {
-      JWT_SECRET: 'x',
-      DATABASE_URL: stack.databaseUrl,
-      MINIO_ENDPOINT: stack.config.s3.endpoint,
-      MINIO_ACCESS_KEY: stack.config.s3.accessKey as string,
-      MINIO_SECRET_KEY: stack.config.s3.secretKey as string,
-      MINIO_BUCKET: stack.bucket,
-      // Long enough that the early check below runs well inside the dead attempt's lease.
-      SLUICE_LEASE_S: '6',
-    };
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'test/helpers/ingest-child.ts',
-        JSON.stringify({ env, ref: { bucket: stack.bucket, key: 'crash/big.h5', etag } }),
-      ],
-      { stdio: 'ignore' },
-    );
-    const exited = new Promise((r) => child.once('exit', r));
-    const t0 = Date.now();
-    for (;;) {
-      const r = await db.query(
-        `SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY "_sluice_stg_%' AND state = 'active'`,
-      );
-      if ((r.rowCount ?? 0) > 0 || Date.now() - t0 > 60_000) break;
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    child.kill('SIGKILL');
-    await exited;
+    const killed = await killIngestMidCopy(stack, 'crash/big.h5', etag, 6);
+    expect(killed).toEqual({ copying: true, signal: 'SIGKILL' });
     expect((await db.query(`SELECT to_regclass('job_big') AS t`)).rows[0].t).toBeNull();
     // Before the lease expires the job is left alone; afterwards the rescan reclaims and finishes it.
     const early = await rescan({ prefix: 'crash/' });
-    expect(early.run).toMatchObject({ reclaimed: 0, ingested: 0 });
+    expect(early.run, JSON.stringify(early.run)).toMatchObject({ reclaimed: 0, ingested: 0 });
     await new Promise((r) => setTimeout(r, 6500));
     const late = await rescan({ prefix: 'crash/' });
     expect(late.run).toMatchObject({ reclaimed: 1, ingested: 1 });
