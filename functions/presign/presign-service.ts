@@ -12,6 +12,7 @@ import { AppError, ERRORS } from '../../shared/errors.ts';
 import { presignerFor } from '../../shared/object-store/presign-urls.ts';
 import type { Services } from '../../shared/services.ts';
 import { splitRelative } from '../../shared/storage/relative-path.ts';
+import { checkKey, requireOp, uploadKey } from './object-keys.ts';
 
 const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
@@ -19,25 +20,6 @@ const MAX_PART = 5 * 1024 * MiB;
 const MAX_PARTS = 10_000;
 /** S3's largest object. */
 export const MAX_OBJECT = 5 * 1024 * 1024 * MiB;
-
-/** Refuses the call unless the scope allows `op`. */
-export function requireOp(scope: AccessScope, op: BucketOp): void {
-  if (!scope.ops.includes(op)) throw ERRORS.forbidden(`This token does not allow '${op}'`);
-}
-
-/** The object key for an upload `name`: normalised, below the caller's home folder, never outside it. */
-export function uploadKey(scope: AccessScope, name: string): string {
-  const segments = splitRelative(name.replace(/^\/+/, ''), 'name');
-  return scope.home + segments.join('/');
-}
-
-/** Validates a full object key the caller wants to read or act on. */
-export function checkKey(scope: AccessScope, key: string, field = 'key'): string {
-  splitRelative(key, field);
-  if (!key.startsWith(scope.prefix))
-    throw ERRORS.forbidden(`${field} '${key}' is outside your prefix '${scope.prefix}'`);
-  return key;
-}
 
 /** Part size: the configured size, grown until the part count fits 10,000, within S3's 5 MiB..5 GiB. */
 export function planParts(
