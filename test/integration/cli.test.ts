@@ -80,4 +80,52 @@ describe('sluice CLI', () => {
       code: 1,
     });
   });
+
+  it('minio setup applies the bucket notification (one queue rule per suffix) and prints the target commands', async () => {
+    const { createServer } = await import('node:http');
+    const seen: { method?: string; url?: string; auth?: string; body: string }[] = [];
+    const fake = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, auth: req.headers.authorization, body });
+        res.writeHead(200, { 'content-type': 'application/xml' }).end();
+      });
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const port = (fake.address() as { port: number }).port;
+    try {
+      const out = await sluice(
+        ['minio', 'setup', '--webhook-url', 'http://sluice-events.default.svc/minio-event'],
+        {
+          JWT_SECRET: 'x',
+          MINIO_ENDPOINT: `127.0.0.1:${port}`,
+          MINIO_ACCESS_KEY: 'admin',
+          MINIO_SECRET_KEY: 'admin-secret',
+          MINIO_BUCKET: 'lab-data',
+          MINIO_OBJECT_PREFIX: 'uploads/',
+        },
+      );
+      expect(out.stdout).toContain(
+        'mc admin config set <alias> notify_webhook:sluice endpoint="http://sluice-events.default.svc/minio-event"',
+      );
+      const put = seen.find(
+        (r) => r.method === 'PUT' && r.url?.startsWith('/lab-data?notification'),
+      );
+      expect(put?.auth).toMatch(/^AWS4-HMAC-SHA256 Credential=admin\//);
+      const queues = put?.body.match(/<QueueConfiguration>.*?<\/QueueConfiguration>/g) ?? [];
+      expect(queues).toHaveLength(2);
+      for (const [i, suffix] of ['.h5', '.hdf5'].entries()) {
+        expect(queues[i]).toContain('<Queue>arn:minio:sqs::sluice:webhook</Queue>');
+        expect(queues[i]).toContain('<Event>s3:ObjectCreated:*</Event>');
+        expect(queues[i]).toContain('<Event>s3:ObjectRemoved:*</Event>');
+        expect(queues[i]).toContain('<Name>prefix</Name><Value>uploads/</Value>');
+        expect(queues[i]).toContain(`<Name>suffix</Name><Value>${suffix}</Value>`);
+      }
+    } finally {
+      fake.close();
+    }
+  });
 });
