@@ -14,6 +14,8 @@ export interface Services {
   config: Config;
   log: Logger;
   readonly db: pg.Pool;
+  /** The pool if something already created it (metrics must not open connections). */
+  readonly dbIfCreated: pg.Pool | undefined;
   readonly s3: S3Clients;
   storage: StorageResolver;
   verifyToken: TokenVerifier;
@@ -41,6 +43,9 @@ export function createServices(
     log,
     get db() {
       db ??= createPool({ url: config.database.url, max: config.database.poolMax });
+      return db;
+    },
+    get dbIfCreated() {
       return db;
     },
     get s3() {

@@ -7,6 +7,7 @@ import {
 } from '../../shared/ingest/ingest-object.ts';
 import { jobsRepository } from '../../shared/ingest/jobs-repository.ts';
 import type { ObjectEvent } from '../../shared/ingest/normalise-event.ts';
+import { ingestOutcomes } from '../../shared/metrics/registry.ts';
 import type { Services } from '../../shared/services.ts';
 
 /** What the webhook answers for one object event. */
@@ -71,6 +72,7 @@ export async function handleObjectEvent(services: Services, e: ObjectEvent): Pro
     versionId: e.versionId,
     size: e.size,
   });
+  ingestOutcomes.inc({ status: outcome.status });
   return {
     ...base,
     status: outcome.status,

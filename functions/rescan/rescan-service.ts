@@ -1,6 +1,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import type { Logger } from '../../shared/log/logger.ts';
+import { rescanObjects } from '../../shared/metrics/registry.ts';
 import { type RescanRun, rescanRepository } from './rescan-repository.ts';
 
 /** An object as the listing sees it. */
@@ -224,6 +225,8 @@ export async function runRescan(deps: RescanDeps, opts: RescanOptions = {}): Pro
         else await repo.saveCheckpoint(scope, checkpoint);
       }
       const status = fullPass ? 'completed' : 'partial';
+      for (const kind of ['listed', 'missing', 'ingested', 'failed', 'reclaimed'] as const)
+        rescanObjects.inc({ kind }, counts[kind]);
       progress(true);
       const finished = await repo.finish(run.id, {
         status,

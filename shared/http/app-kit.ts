@@ -8,6 +8,7 @@ import type { AccessScope } from '../auth/access-scope.ts';
 import { bearer, isAdmin, type Principal } from '../auth/jwt.ts';
 import { AppError, ERRORS, mapInfrastructureError, reasonPhrase } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { httpDuration, jobsByStatus, poolConnections, registry } from '../metrics/registry.ts';
 import { pingBucket } from '../object-store/clients.ts';
 import type { Services } from '../services.ts';
 
@@ -115,6 +116,16 @@ export function createFunctionApp(
     const started = performance.now();
     await next();
     const path = c.req.path;
+    // The route pattern, not the path, keeps label cardinality bounded.
+    httpDuration.observe(
+      {
+        fn: name,
+        method: c.req.method,
+        route: c.req.routePath || 'unmatched',
+        status: String(c.res.status),
+      },
+      (performance.now() - started) / 1000,
+    );
     if (logRequests && path !== '/healthz' && path !== '/readyz') {
       const ms = Math.round(performance.now() - started);
       c.get('log').info({ method: c.req.method, path, status: c.res.status, ms }, 'request');
@@ -174,5 +185,21 @@ export function createFunctionApp(
     info: { title: `Sluice ${name}`, version: '0.1.0' },
   });
   app.get('/docs', swaggerUI({ url: '/openapi.json', title: `Sluice ${name} API` }));
+  app.get('/metrics', async (c) => {
+    const pool = services.dbIfCreated;
+    if (pool) {
+      poolConnections.set({ state: 'total' }, pool.totalCount);
+      poolConnections.set({ state: 'idle' }, pool.idleCount);
+      poolConnections.set({ state: 'waiting' }, pool.waitingCount);
+      const jobs = await pool
+        .query<{ status: string; n: number }>(
+          `SELECT status, count(*)::int AS n FROM jobs GROUP BY status`,
+        )
+        .catch(() => ({ rows: [] as { status: string; n: number }[] }));
+      jobsByStatus.reset();
+      for (const r of jobs.rows) jobsByStatus.set({ status: r.status }, r.n);
+    }
+    return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
+  });
   return app;
 }

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { mapInfrastructureError } from '../errors.ts';
+import { ingestBytes, ingestOutcomes, ingestRows, ingestSeconds } from '../metrics/registry.ts';
 import type { Services } from '../services.ts';
 import { openH5, retireH5 } from './h5-file.ts';
 import { UnsupportedTypeError } from './h5-types.ts';
@@ -141,6 +142,9 @@ export async function ingestObject(
       output = chosen === 'profile' ? profilePipeline(h5, file) : tablesPipeline(h5, file);
       const result = await publish(services.db, claimed, owner, output, bytes);
       const done = await repo.get(claimed.id);
+      ingestRows.inc({ pipeline: output.pipeline }, result.rows);
+      ingestBytes.inc(bytes);
+      ingestSeconds.observe({ status: 'done' }, (performance.now() - started) / 1000);
       log.info(
         {
           rows: result.rows,

@@ -1,3 +1,4 @@
+import { presignsIssued } from '../metrics/registry.ts';
 import type { Services } from '../services.ts';
 import { nodeHashes } from './node-hashes.ts';
 import { createPresigner, type Presigner } from './presigner.ts';
@@ -20,7 +21,7 @@ export function presignerFor(
   let p = byKind.get(which);
   if (!p) {
     const { credentials } = services.s3;
-    p = createPresigner({
+    const signer = createPresigner({
       endpoint:
         which === 'public' ? services.config.s3.publicEndpoint : services.config.s3.endpoint,
       region: services.config.s3.region,
@@ -28,6 +29,17 @@ export function presignerFor(
       secretAccessKey: credentials.secretAccessKey,
       hashes: nodeHashes,
     });
+    // Count what users receive; internal URLs (ranged reads by this process) are not "issued".
+    p =
+      which === 'public'
+        ? {
+            ...signer,
+            presign: (req) => {
+              presignsIssued.inc({ method: req.method });
+              return signer.presign(req);
+            },
+          }
+        : signer;
     byKind.set(which, p);
   }
   return p;
