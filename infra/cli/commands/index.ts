@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import * as minio from './minio.ts';
+import * as objects from './objects.ts';
 import * as rescan from './rescan.ts';
 import * as token from './token.ts';
 import * as worker from './worker.ts';
 
 /** Each command module exports `register(program)`. */
-const modules: { register(program: Command): void }[] = [token, rescan, worker, minio];
+const modules: { register(program: Command): void }[] = [token, rescan, worker, minio, objects];
 
 export function registerCommands(program: Command): void {
   for (const m of modules) m.register(program);

@@ -1,0 +1,132 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../functions/registry.ts';
+import { type NodeServer, serveNode } from '../../shared/http/serve-node.ts';
+import { createTestStack, type TestStack } from '../helpers/stack.ts';
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+let stack: TestStack;
+let server: NodeServer;
+let env: NodeJS.ProcessEnv;
+let api: string;
+let token: string;
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+beforeAll(async () => {
+  stack = await createTestStack({
+    SLUICE_SINGLE_PUT_MAX_BYTES: String(6 * MiB),
+    SLUICE_MULTIPART_PART_BYTES: String(5 * MiB),
+  });
+  server = await serveNode(createApp('all', stack.services), { port: 0, hostname: '127.0.0.1' });
+  api = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+  token = await stack.token('amick');
+  env = {
+    PATH: process.env.PATH,
+    SLUICE_API: api,
+    SLUICE_TOKEN: token,
+    SLUICE_STATE_DIR: stack.tmp,
+  };
+});
+afterAll(async () => {
+  await server.close(1000);
+  await stack.close();
+});
+
+const sluice = (args: string[]) =>
+  run(process.execPath, ['infra/cli/bin.mjs', ...args], {
+    env,
+    cwd: process.cwd(),
+    maxBuffer: 16 * MiB,
+  });
+
+describe('sluice upload / download / ls', () => {
+  it('uploads a small file with one PUT and a large one in parallel parts, verifies, lists and downloads them', async () => {
+    const small = path.join(stack.tmp, 'small.bin');
+    const big = path.join(stack.tmp, 'big.bin');
+    const smallData = randomBytes(1000);
+    const bigData = randomBytes(13 * MiB + 77);
+    await writeFile(small, smallData);
+    await writeFile(big, bigData);
+    const up = await sluice(['--json', 'upload', small, big]);
+    const lines = up.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual([
+      { key: 'amick/small.bin', size: 1000, multipart: false },
+      { key: 'amick/big.bin', size: bigData.length, multipart: true },
+    ]);
+    const ls = await sluice(['ls']);
+    expect(ls.stdout).toContain('amick/big.bin');
+    expect(ls.stdout).toContain(String(bigData.length));
+    const out = path.join(stack.tmp, 'back.bin');
+    const down = JSON.parse(
+      (await sluice(['--json', 'download', 'amick/big.bin', '-o', out])).stdout,
+    );
+    expect(down.sha256).toBe(sha(bigData));
+    expect(sha(await readFile(out))).toBe(sha(bigData));
+  });
+
+  it('resumes an interrupted multipart upload from its saved plan and the recorded parts', async () => {
+    const file = path.join(stack.tmp, 'resume.bin');
+    const data = randomBytes(11 * MiB);
+    await writeFile(file, data);
+    // A previous run planned the upload, sent part 1 and died.
+    const call = async (method: string, p: string, body?: unknown) =>
+      (await (
+        await fetch(`${api}${p}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: body ? JSON.stringify(body) : undefined,
+        })
+      ).json()) as Record<string, any>;
+    const plan = await call('POST', '/api/v1/uploads', { name: 'resume.bin', size: data.length });
+    const id = encodeURIComponent(plan.uploadId);
+    const urls = await call('POST', `/api/v1/uploads/${id}/parts`, {
+      key: plan.key,
+      partNumbers: [1],
+    });
+    const res = await fetch(urls.parts[0].url, { method: 'PUT', body: data.subarray(0, 5 * MiB) });
+    await call('PUT', `/api/v1/uploads/${id}/parts/1`, {
+      key: plan.key,
+      etag: (res.headers.get('etag') ?? '').replaceAll('"', ''),
+      size: 5 * MiB,
+    });
+    await writeFile(
+      `${file}.sluice-upload.json`,
+      JSON.stringify({ plan, size: data.length, name: 'resume.bin' }),
+    );
+    await sluice(['upload', file]);
+    expect(existsSync(`${file}.sluice-upload.json`)).toBe(false);
+    const db = new pg.Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    const uploads = (
+      await db.query('SELECT upload_id, status FROM uploads WHERE key = $1', ['amick/resume.bin'])
+    ).rows;
+    await db.end();
+    // The saved upload was completed: no second plan was made.
+    expect(uploads).toEqual([{ upload_id: plan.uploadId, status: 'completed' }]);
+    const out = path.join(stack.tmp, 'resume.out');
+    await sluice(['download', 'amick/resume.bin', '-o', out]);
+    expect(sha(await readFile(out))).toBe(sha(data));
+  });
+
+  it('exits non-zero with the server message on errors', async () => {
+    await expect(sluice(['download', 'sam/not-mine.bin'])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('outside your prefix'),
+    });
+    await expect(
+      run(process.execPath, ['infra/cli/bin.mjs', 'ls'], {
+        env: { PATH: process.env.PATH, SLUICE_STATE_DIR: stack.tmp },
+      }),
+    ).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('no API') });
+  });
+});
