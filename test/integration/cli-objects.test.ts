@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -128,5 +128,107 @@ describe('sluice upload / download / ls', () => {
         env: { PATH: process.env.PATH, SLUICE_STATE_DIR: stack.tmp },
       }),
     ).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('no API') });
+  });
+
+  it('registers, lists, shows and verifies datasets; lists and shows jobs', async () => {
+    const dir = path.join(stack.config.dataRoot, 'amick', 'imgs');
+    await mkdir(dir, { recursive: true });
+    await copyFile('test/fixtures/tiff/openslide_boxes.tiff', path.join(dir, 'boxes.tiff'));
+    await copyFile('test/fixtures/h5ad/anndata_v0.7.8_adata.h5ad', path.join(dir, 'cells.h5ad'));
+    const reg = await sluice([
+      'register',
+      '--backend',
+      'data',
+      'imgs/boxes.tiff',
+      'imgs/cells.h5ad',
+      '--id',
+      'cli-boxes',
+      '--marker',
+      'obs_cat',
+    ]);
+    expect(reg.stdout).toContain('cli-boxes: registered (auto-load on');
+    expect((await sluice(['datasets', 'ls'])).stdout).toMatch(/cli-boxes\tamick\ttrue/);
+    expect(
+      JSON.parse((await sluice(['datasets', 'show', 'cli-boxes'])).stdout).manifest.image.width,
+    ).toBe(300);
+    expect((await sluice(['datasets', 'verify', 'cli-boxes'])).stdout).toContain('cli-boxes: ok');
+    await writeFile(path.join(dir, 'boxes.tiff'), 'changed');
+    await expect(sluice(['datasets', 'verify', 'cli-boxes'])).rejects.toMatchObject({
+      code: 1,
+      stdout: expect.stringContaining('image: stale'),
+    });
+    const job = await fetch(`${api}/api/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        kind: 'copy',
+        storage_backend: 'data',
+        input_file: 'imgs/cells.h5ad',
+        output_dir: 'out',
+      }),
+    }).then((r) => r.json() as Promise<{ job_id: number }>);
+    expect((await sluice(['jobs', 'ls'])).stdout).toMatch(
+      new RegExp(`^${job.job_id}\tcopy\tqueued\tdata`, 'm'),
+    );
+    expect(JSON.parse((await sluice(['jobs', 'show', String(job.job_id)])).stdout)).toMatchObject({
+      id: job.job_id,
+      status: 'queued',
+    });
+  });
+});
+
+describe('sluice doctor', () => {
+  const stackEnv = () => ({
+    JWT_SECRET: 'x',
+    DATABASE_URL: stack.databaseUrl,
+    MINIO_ENDPOINT: stack.config.s3.endpoint,
+    MINIO_ACCESS_KEY: stack.config.s3.accessKey as string,
+    MINIO_SECRET_KEY: stack.config.s3.secretKey as string,
+    MINIO_BUCKET: stack.bucket,
+    AIMINO_DATA_ROOT: stack.config.dataRoot,
+  });
+  const doctor = (args: string[], extra: NodeJS.ProcessEnv) =>
+    run(process.execPath, ['infra/cli/bin.mjs', ...args], {
+      env: { PATH: process.env.PATH, ...extra },
+    });
+
+  it('passes on a working configuration and names what is broken otherwise', async () => {
+    const ok = JSON.parse((await doctor(['--json', 'doctor'], stackEnv())).stdout);
+    expect(ok.ok).toBe(true);
+    expect(ok.checks.map((c: { check: string }) => c.check)).toEqual([
+      'configuration',
+      'backend data',
+      'postgres',
+      'object store',
+      'clock skew vs object store',
+    ]);
+    const broken = doctor(['doctor'], {
+      ...stackEnv(),
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+    });
+    await expect(broken).rejects.toMatchObject({
+      code: 1,
+      stdout: expect.stringMatching(/\[ \] postgres: /),
+    });
+    await expect(doctor(['doctor'], { PORT: 'x' })).rejects.toMatchObject({
+      stdout: expect.stringMatching(/\[ \] configuration: .*PORT/),
+    });
+  });
+
+  it('--compare proves two roots are one physical directory, or says they are not', async () => {
+    const real = path.join(stack.tmp, 'prod-root');
+    await mkdir(real, { recursive: true });
+    await symlink(real, path.join(stack.tmp, 'dev-root'));
+    const same = await doctor(['doctor', '--compare', path.join(stack.tmp, 'dev-root'), real], {});
+    expect(same.stdout).toContain('[x] same physical directory');
+    expect(same.stdout).toContain(
+      '[x] a file written through the first is read through the second',
+    );
+    const other = path.join(stack.tmp, 'elsewhere');
+    await mkdir(other);
+    await expect(doctor(['doctor', '--compare', real, other], {})).rejects.toMatchObject({
+      code: 1,
+      stdout: expect.stringContaining('[ ] same physical directory'),
+    });
   });
 });
