@@ -5,6 +5,7 @@ import { eventsRoutes } from './events/routes.ts';
 import { jobsRoutes } from './jobs/routes.ts';
 import { presignRoutes } from './presign/routes.ts';
 import { rescanRoutes } from './rescan/routes.ts';
+import { uiRoutes } from './ui/routes.tsx';
 
 /** Every function's routes, by name. */
 export const functionRoutes: Record<FunctionName, (services: Services) => AppRouter> = {
@@ -27,5 +28,7 @@ export function createApp(
   const app = createFunctionApp(name === 'all' ? 'sluice' : name, services, opts);
   for (const fn of name === 'all' ? functionNames : [name])
     app.route('/', functionRoutes[fn](services));
+  // The status page rides along where operators look: the local stack and the datasets/jobs functions.
+  if (name === 'all' || name === 'datasets' || name === 'jobs') app.route('/', uiRoutes(services));
   return app;
 }

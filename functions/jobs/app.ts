@@ -1,8 +1,7 @@
-import { createFunctionApp } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
-import { jobsRoutes } from './routes.ts';
+import { createApp } from '../registry.ts';
 
-/** The jobs function as a standalone Hono app. Builds nothing until called. */
+/** The jobs function as a standalone Hono app (shell + its routes). Builds nothing until called. */
 export function createJobsApp(services: Services) {
-  return createFunctionApp('jobs', services).route('/', jobsRoutes(services));
+  return createApp('jobs', services);
 }

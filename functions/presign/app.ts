@@ -1,8 +1,7 @@
-import { createFunctionApp } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
-import { presignRoutes } from './routes.ts';
+import { createApp } from '../registry.ts';
 
-/** The presign function as a standalone Hono app. Builds nothing until called. */
+/** The presign function as a standalone Hono app (shell + its routes). Builds nothing until called. */
 export function createPresignApp(services: Services) {
-  return createFunctionApp('presign', services).route('/', presignRoutes(services));
+  return createApp('presign', services);
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -11,6 +10,7 @@ import type { Logger } from '../log/logger.ts';
 import { httpDuration, jobsByStatus, poolConnections, registry } from '../metrics/registry.ts';
 import { pingBucket } from '../object-store/clients.ts';
 import type { Services } from '../services.ts';
+import { DocsPage } from './docs-page.tsx';
 
 /** Per-request values set by the shared middleware. */
 export interface AppEnv {
@@ -184,7 +184,20 @@ export function createFunctionApp(
     openapi: '3.1.0',
     info: { title: `Sluice ${name}`, version: '0.1.0' },
   });
-  app.get('/docs', swaggerUI({ url: '/openapi.json', title: `Sluice ${name} API` }));
+  app.get('/docs', (c) => {
+    const doc = app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: { title: `Sluice ${name}`, version: '0.1.0' },
+    });
+    return c.html(
+      String(
+        DocsPage({
+          title: `Sluice ${name} API`,
+          doc: doc as Parameters<typeof DocsPage>[0]['doc'],
+        }),
+      ),
+    );
+  });
   app.get('/metrics', async (c) => {
     const pool = services.dbIfCreated;
     if (pool) {

@@ -69,15 +69,13 @@ export function register(program: Command): void {
           const services = createServices(config, { log: silentLogger });
           try {
             for (const b of config.storage) {
-              const h = await services.storage
-                .health(b.name)
-                .catch((err: Error) => ({
-                  exists: false,
-                  readable: false,
-                  writable: false,
-                  latencyMs: 0,
-                  error: err.message,
-                }));
+              const h = await services.storage.health(b.name).catch((err: Error) => ({
+                exists: false,
+                readable: false,
+                writable: false,
+                latencyMs: 0,
+                error: err.message,
+              }));
               add(
                 `backend ${b.name}`,
                 h.exists && h.readable && h.writable,
