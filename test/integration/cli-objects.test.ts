@@ -231,4 +231,34 @@ describe('sluice doctor', () => {
       stdout: expect.stringContaining('[ ] same physical directory'),
     });
   });
+
+  it('sluice login saves a local account token that later commands use', async () => {
+    const admin = await stack.token('root', ['admin']);
+    const created = await fetch(`${api}/auth/users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'lee', password: 'correct horse' }),
+    });
+    expect(created.status).toBe(201);
+    const state = path.join(stack.tmp, 'lee-state');
+    const leeEnv = { PATH: process.env.PATH, SLUICE_API: api, SLUICE_STATE_DIR: state };
+    await expect(
+      run(
+        process.execPath,
+        ['infra/cli/bin.mjs', 'login', '--user', 'lee', '--password', 'wrong'],
+        { env: leeEnv },
+      ),
+    ).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('Invalid username or password'),
+    });
+    const ok = await run(process.execPath, ['infra/cli/bin.mjs', 'login', '--user', 'lee'], {
+      env: { ...leeEnv, SLUICE_PASSWORD: 'correct horse' },
+    });
+    expect(ok.stdout).toContain('logged in as lee');
+    const file = path.join(state, 'lee.bin');
+    await writeFile(file, 'lee data');
+    const up = await run(process.execPath, ['infra/cli/bin.mjs', 'upload', file], { env: leeEnv });
+    expect(up.stdout.trim()).toBe('lee/lee.bin');
+  });
 });

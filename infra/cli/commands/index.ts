@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import * as doctor from './doctor.ts';
+import * as login from './login.ts';
 import * as minio from './minio.ts';
 import * as objects from './objects.ts';
 import * as records from './records.ts';
@@ -9,6 +10,7 @@ import * as worker from './worker.ts';
 
 /** Each command module exports `register(program)`. */
 const modules: { register(program: Command): void }[] = [
+  login,
   token,
   rescan,
   worker,

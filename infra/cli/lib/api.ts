@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { readStackFile } from './stack-file.ts';
+import { readStackFile, savedToken } from './stack-file.ts';
 
 /** Calls the Sluice API with the caller's token; errors carry the server's message. */
 export function apiClient(program: Command) {
   const opts = program.opts<{ api?: string; token?: string; json?: boolean }>();
   const stack = readStackFile();
   const base = opts.api ?? process.env.SLUICE_API ?? stack?.api;
-  const token = opts.token ?? process.env.SLUICE_TOKEN ?? stack?.devToken;
+  const token = opts.token ?? process.env.SLUICE_TOKEN ?? savedToken() ?? stack?.devToken;
   if (!base)
     throw new Error(
       'no API: pass --api, set SLUICE_API, or run next to a local stack (.sluice/stack.json)',

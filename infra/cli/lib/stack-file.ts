@@ -33,3 +33,10 @@ export function localJwtSecret(env: NodeJS.ProcessEnv = process.env): string | u
   if (!existsSync(file)) return undefined;
   return (JSON.parse(readFileSync(file, 'utf8')) as { JWT_SECRET?: string }).JWT_SECRET;
 }
+
+/** The access token `sluice login` saved, if any. */
+export function savedToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const file = path.resolve(env.SLUICE_STATE_DIR ?? '.sluice', 'credentials.json');
+  if (!existsSync(file)) return undefined;
+  return (JSON.parse(readFileSync(file, 'utf8')) as { accessToken?: string }).accessToken;
+}
