@@ -5,7 +5,6 @@ import {
   ListObjectsV2Command,
   ListPartsCommand,
 } from '@aws-sdk/client-s3';
-import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import type { AccessScope } from '../../shared/auth/access-scope.ts';
 import type { BucketOp } from '../../shared/auth/bucket-token.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
@@ -57,6 +56,8 @@ export const presignService = {
     const ttlS = config.presign.ttlS;
     if (body.size <= config.presign.singlePutMaxBytes) {
       if (body.enforceSize) {
+        // Loaded on first use: few uploads ask for a size-enforcing POST policy.
+        const { createPresignedPost } = await import('@aws-sdk/s3-presigned-post');
         const post = await createPresignedPost(services.s3.signer, {
           Bucket: scope.bucket,
           Key: key,

@@ -38,9 +38,16 @@ for (const [name, contents] of [
     minify: true,
     sourcemap: 'linked',
     legalComments: 'none',
-    // pg's optional native binding; the HDF5 and TIFF readers are loaded from node_modules at run time,
-    // on first use only (the image ships them; see infra/docker/Dockerfile).
-    external: ['pg-native', 'h5wasm', 'h5wasm/*', 'h5wasm-plugins', 'geotiff'],
+    // pg's optional native binding; the HDF5 and TIFF readers and the POST-policy signer are loaded from
+    // node_modules at run time, on first use only (the image ships them; see infra/docker/Dockerfile).
+    external: [
+      'pg-native',
+      'h5wasm',
+      'h5wasm/*',
+      'h5wasm-plugins',
+      'geotiff',
+      '@aws-sdk/s3-presigned-post',
+    ],
     // Bundled CommonJS dependencies expect require(); give them one.
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
