@@ -77,6 +77,13 @@ export function rescanRepository(db: pg.Pool) {
       );
       return res.rows[0] as RescanRun;
     },
+    /** Counts so far, while the run is going. */
+    async progress(id: number, c: Record<'listed' | 'missing' | 'ingested' | 'failed', number>) {
+      await db.query(
+        `UPDATE rescan_runs SET listed = $2, missing = $3, ingested = $4, failed = $5 WHERE id = $1 AND status = 'running'`,
+        [id, c.listed, c.missing, c.ingested, c.failed],
+      );
+    },
     async checkpoint(scope: string): Promise<unknown> {
       const res = await db.query<{ checkpoint: unknown }>(
         'SELECT checkpoint FROM rescan_checkpoints WHERE scope = $1',

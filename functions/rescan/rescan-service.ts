@@ -133,7 +133,13 @@ export async function runRescan(deps: RescanDeps, opts: RescanOptions = {}): Pro
     const outOfTime = () => Date.now() - started + Math.max(slowestPageMs, 250) >= budgetMs;
 
     let lastLog = Date.now();
+    let lastSaved = Date.now();
     const progress = (force = false) => {
+      // The run record follows along (every 2 s), so `sluice rescan` and /ui can show progress.
+      if (Date.now() - lastSaved >= 2000) {
+        lastSaved = Date.now();
+        void repo.progress(run.id, counts).catch(() => {});
+      }
       if (!force && Date.now() - lastLog < (d.progressEveryS ?? 10) * 1000) return;
       lastLog = Date.now();
       const rate = counts.listed / Math.max(0.001, (Date.now() - started) / 1000);

@@ -201,6 +201,7 @@ describe('sluice doctor', () => {
       'postgres',
       'object store',
       'clock skew vs object store',
+      'bucket notification target',
     ]);
     const broken = doctor(['doctor'], {
       ...stackEnv(),
@@ -213,6 +214,43 @@ describe('sluice doctor', () => {
     await expect(doctor(['doctor'], { PORT: 'x' })).rejects.toMatchObject({
       stdout: expect.stringMatching(/\[ \] configuration: .*PORT/),
     });
+  });
+
+  it('checks the bucket notification rules on a MinIO-like store', async () => {
+    const { createServer } = await import('node:http');
+    const rules = (suffixes: string[]) =>
+      `<?xml version="1.0" encoding="UTF-8"?><NotificationConfiguration>${suffixes
+        .map(
+          (s) =>
+            `<QueueConfiguration><Id>x</Id><Queue>arn:minio:sqs::sluice:webhook</Queue><Event>s3:ObjectCreated:*</Event><Filter><S3Key><FilterRule><Name>suffix</Name><Value>${s}</Value></FilterRule></S3Key></Filter></QueueConfiguration>`,
+        )
+        .join('')}</NotificationConfiguration>`;
+    let configured = ['.h5'];
+    const fake = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url?.includes('notification'))
+          res.writeHead(200, { 'content-type': 'application/xml' }).end(rules(configured));
+        else res.writeHead(200, { date: new Date().toUTCString() }).end();
+      });
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const env = {
+      ...stackEnv(),
+      MINIO_ENDPOINT: `127.0.0.1:${(fake.address() as { port: number }).port}`,
+    };
+    try {
+      await expect(doctor(['doctor'], env)).rejects.toMatchObject({
+        stdout: expect.stringContaining(
+          '[ ] bucket notification target: no webhook rule for .hdf5',
+        ),
+      });
+      configured = ['.h5', '.hdf5'];
+      const ok = await doctor(['doctor'], env);
+      expect(ok.stdout).toContain('[x] bucket notification target: webhook rules for .h5, .hdf5');
+    } finally {
+      fake.close();
+    }
   });
 
   it('--compare proves two roots are one physical directory, or says they are not', async () => {

@@ -3,9 +3,44 @@ import { readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import type { Command } from 'commander';
+import * as Minio from 'minio';
 import { parseConfig } from '../../../shared/config/load.ts';
 import { silentLogger } from '../../../shared/log/logger.ts';
 import { createServices } from '../../../shared/services.ts';
+
+/** Is the bucket's notification configured to reach the events function for the ingest suffixes? */
+async function notificationCheck(
+  config: ReturnType<typeof parseConfig>,
+): Promise<[boolean, string]> {
+  const url = new URL(config.s3.adminEndpoint);
+  const client = new Minio.Client({
+    endPoint: url.hostname,
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+    useSSL: url.protocol === 'https:',
+    accessKey: config.s3.accessKey ?? '',
+    secretKey: config.s3.secretKey ?? '',
+    region: config.s3.region,
+    pathStyle: true,
+  });
+  let found: string;
+  try {
+    found = JSON.stringify(await client.getBucketNotification(config.s3.bucket));
+  } catch (err) {
+    // The local stack's S3 server has no notification API (the stack relays events itself).
+    return [
+      true,
+      `not readable from this object store (${(err as Error).message.slice(0, 80)}); skipped`,
+    ];
+  }
+  const missing = config.events.suffixes.filter((sfx) => !found.includes(`"${sfx}"`));
+  if (!found.includes('Queue') || missing.length) {
+    return [
+      false,
+      `no webhook rule for ${missing.join(', ') || 'any suffix'}: run sluice minio setup`,
+    ];
+  }
+  return [true, `webhook rules for ${config.events.suffixes.join(', ')}`];
+}
 
 interface Check {
   check: string;
@@ -108,6 +143,7 @@ export function register(program: Command): void {
                 skewS !== undefined && Math.abs(skewS) < 60,
                 skewS === undefined ? 'no Date header' : `${skewS} s`,
               );
+              add('bucket notification target', ...(await notificationCheck(config)));
             } catch (err) {
               add('object store', false, (err as Error).message);
             }

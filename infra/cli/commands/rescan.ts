@@ -21,11 +21,33 @@ export function register(program: Command): void {
         prefix: opts.prefix,
         maxSeconds: opts.maxSeconds ? Number(opts.maxSeconds) : undefined,
       };
+      // While the run goes, follow its record (the server updates counts every 2 s).
+      const showProgress = !json && process.stderr.isTTY;
+      const ticker = showProgress
+        ? setInterval(() => {
+            fetch(`${base}/api/v1/rescans?limit=1`, {
+              headers: { authorization: `Bearer ${token}` },
+            })
+              .then((r) => r.json() as Promise<{ runs: Record<string, number | string>[] }>)
+              .then(({ runs }) => {
+                const r = runs[0];
+                if (r?.status === 'running')
+                  process.stderr.write(
+                    `\rlisted ${r.listed}, missing ${r.missing}, ingested ${r.ingested}   `,
+                  );
+              })
+              .catch(() => {});
+          }, 1000)
+        : undefined;
       const res = await fetch(`${base}/rescan`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
+      if (ticker) {
+        clearInterval(ticker);
+        process.stderr.write('\n');
+      }
       const out = (await res.json()) as {
         status?: string;
         run?: Record<string, unknown>;
