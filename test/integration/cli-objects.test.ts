@@ -74,6 +74,21 @@ describe('sluice upload / download / ls', () => {
     expect(sha(await readFile(out))).toBe(sha(bigData));
   });
 
+  it('shows a progress bar with rate and ETA when run in a terminal', async () => {
+    const file = path.join(stack.tmp, 'tty.bin');
+    await writeFile(file, randomBytes(7 * MiB));
+    // `script` gives the CLI a pseudo-terminal, as an interactive shell would.
+    const cmd = `${process.execPath} infra/cli/bin.mjs upload ${file}`;
+    const { stdout } = await run('script', ['-qec', cmd, '/dev/null'], {
+      env,
+      maxBuffer: 16 * MiB,
+    });
+    expect(stdout).toMatch(
+      /tty\.bin \[[=-]+\] 100% \| 7340032\/7340032 bytes \| [\d.]+ MB\/s \| ETA/,
+    );
+    expect(stdout).toContain('amick/tty.bin');
+  });
+
   it('resumes an interrupted multipart upload from its saved plan and the recorded parts', async () => {
     const file = path.join(stack.tmp, 'resume.bin');
     const data = randomBytes(11 * MiB);
