@@ -6,7 +6,6 @@ import {
   ListPartsCommand,
 } from '@aws-sdk/client-s3';
 import type { AccessScope } from '../../shared/auth/access-scope.ts';
-import type { BucketOp } from '../../shared/auth/bucket-token.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
 import { presignerFor } from '../../shared/object-store/presign-urls.ts';
 import type { Services } from '../../shared/services.ts';

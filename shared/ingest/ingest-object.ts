@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { mapInfrastructureError } from '../errors.ts';
-import { ingestBytes, ingestOutcomes, ingestRows, ingestSeconds } from '../metrics/registry.ts';
+import { ingestBytes, ingestRows, ingestSeconds } from '../metrics/registry.ts';
 import type { Services } from '../services.ts';
 import { openH5, retireH5 } from './h5-file.ts';
 import { UnsupportedTypeError } from './h5-types.ts';

@@ -84,6 +84,33 @@ const announce = (id: string, backends: string[]) =>
     capabilities: { storage_backends: backends },
   });
 
+/** `sluice worker` as its own process, polling fast. */
+const spawnWorker = (
+  config: string,
+  id: string,
+  exec: string,
+  extra: Record<string, string> = {},
+) =>
+  spawn(
+    process.execPath,
+    [
+      'infra/cli/bin.mjs',
+      'worker',
+      '--config',
+      config,
+      '--id',
+      id,
+      '--exec',
+      exec,
+      '--poll',
+      '100',
+    ],
+    {
+      env: { PATH: process.env.PATH, SLUICE_API: api, SLUICE_TOKEN: workerToken, ...extra },
+      stdio: 'ignore',
+    },
+  );
+
 describe('routing by storage capability', () => {
   it('sends jobs only to workers with their backend; the container worker reads what the Mac client placed', async () => {
     const containerVast = await storageOf(
@@ -244,30 +271,7 @@ describe('a worker killed mid-job', () => {
       'killer',
       `[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n`,
     );
-    const child = spawn(
-      process.execPath,
-      [
-        'infra/cli/bin.mjs',
-        'worker',
-        '--config',
-        workerToml,
-        '--id',
-        'doomed',
-        '--exec',
-        'sleep 30',
-        '--poll',
-        '100',
-      ],
-      {
-        env: {
-          PATH: process.env.PATH,
-          SLUICE_API: api,
-          SLUICE_TOKEN: workerToken,
-          SLUICE_HEARTBEAT_MS: '500',
-        },
-        stdio: 'ignore',
-      },
-    );
+    const child = spawnWorker(workerToml, 'doomed', 'sleep 30', { SLUICE_HEARTBEAT_MS: '500' });
     const t0 = Date.now();
     while (Date.now() - t0 < 30_000 && (await job(k.body.job_id)).status !== 'running')
       await new Promise((r) => setTimeout(r, 100));
@@ -310,25 +314,7 @@ describe('graceful shutdown', () => {
       'graceful',
       `[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n`,
     );
-    const child = spawn(
-      process.execPath,
-      [
-        'infra/cli/bin.mjs',
-        'worker',
-        '--config',
-        workerToml,
-        '--id',
-        'graceful',
-        '--exec',
-        'sleep 1.5 && cp {input} {output_dir}/',
-        '--poll',
-        '100',
-      ],
-      {
-        env: { PATH: process.env.PATH, SLUICE_API: api, SLUICE_TOKEN: workerToken },
-        stdio: 'ignore',
-      },
-    );
+    const child = spawnWorker(workerToml, 'graceful', 'sleep 1.5 && cp {input} {output_dir}/');
     const t0 = Date.now();
     while (Date.now() - t0 < 30_000 && (await job(t.body.job_id)).status !== 'running')
       await new Promise((r) => setTimeout(r, 50));

@@ -8,17 +8,15 @@ describe('logger', () => {
   it('writes JSON to LOG_FILE_PATH with secrets redacted and the level honoured', async () => {
     const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'sluice-log-')), 'sluice.log');
     const log = createLogger({ level: 'info', file, name: 'sluice' });
-    log
-      .child({ fn: 'presign', reqId: 'r-1' })
-      .info(
-        {
-          password: 'hunter2',
-          config: { secretKey: 'sk', jwtSecret: 'js', databaseUrl: 'postgres://u:p@h/db' },
-          headers: { authorization: 'Bearer abc' },
-          key: 'uploads/a.h5',
-        },
-        'something happened',
-      );
+    log.child({ fn: 'presign', reqId: 'r-1' }).info(
+      {
+        password: 'hunter2',
+        config: { secretKey: 'sk', jwtSecret: 'js', databaseUrl: 'postgres://u:p@h/db' },
+        headers: { authorization: 'Bearer abc' },
+        key: 'uploads/a.h5',
+      },
+      'something happened',
+    );
     log.debug('not at info level');
     log.flush();
     await new Promise((r) => setTimeout(r, 200));

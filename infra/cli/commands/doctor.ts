@@ -3,25 +3,16 @@ import { readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import type { Command } from 'commander';
-import * as Minio from 'minio';
 import { parseConfig } from '../../../shared/config/load.ts';
 import { silentLogger } from '../../../shared/log/logger.ts';
 import { createServices } from '../../../shared/services.ts';
+import { minioAdminClient } from '../lib/minio-client.ts';
 
 /** Is the bucket's notification configured to reach the events function for the ingest suffixes? */
 async function notificationCheck(
   config: ReturnType<typeof parseConfig>,
 ): Promise<[boolean, string]> {
-  const url = new URL(config.s3.adminEndpoint);
-  const client = new Minio.Client({
-    endPoint: url.hostname,
-    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
-    useSSL: url.protocol === 'https:',
-    accessKey: config.s3.accessKey ?? '',
-    secretKey: config.s3.secretKey ?? '',
-    region: config.s3.region,
-    pathStyle: true,
-  });
+  const client = minioAdminClient(config);
   let found: string;
   try {
     found = JSON.stringify(await client.getBucketNotification(config.s3.bucket));

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import * as Minio from 'minio';
 import { parseConfig } from '../../../shared/config/load.ts';
+import { minioAdminClient } from '../lib/minio-client.ts';
 
 /** One queue configuration per suffix: MinIO filters allow a single suffix rule each. */
 export function notificationFor(
@@ -35,16 +36,7 @@ export function register(program: Command): void {
     .option('--region <region>', 'region part of the target ARN (empty for MinIO)', '')
     .action(async (opts: { webhookUrl: string; target: string; region: string }) => {
       const config = parseConfig(process.env);
-      const url = new URL(config.s3.adminEndpoint);
-      const client = new Minio.Client({
-        endPoint: url.hostname,
-        port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
-        useSSL: url.protocol === 'https:',
-        accessKey: config.s3.accessKey ?? '',
-        secretKey: config.s3.secretKey ?? '',
-        region: config.s3.region,
-        pathStyle: true,
-      });
+      const client = minioAdminClient(config);
       const arn = Minio.buildARN('minio', 'sqs', opts.region, opts.target, 'webhook');
       // The webhook target itself is server configuration (admin API); print the exact commands.
       process.stdout.write(
