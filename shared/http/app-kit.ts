@@ -112,7 +112,14 @@ export function createFunctionApp(
     const requestId = c.req.header('x-request-id') ?? randomUUID();
     c.set('services', services);
     c.set('requestId', requestId);
-    c.set('log', log.child({ reqId: requestId }));
+    // The request's child logger is made on first use: most requests never log beyond the access line.
+    let child: Logger | undefined;
+    c.set(
+      'log',
+      new Proxy(log, {
+        get: (_t, prop) => Reflect.get((child ??= log.child({ reqId: requestId })), prop),
+      }),
+    );
     const started = performance.now();
     await next();
     const path = c.req.path;
