@@ -121,10 +121,17 @@ export const jobService = {
   async get(services: Services, who: Principal, id: number): Promise<Job> {
     const res = await services.db.query<Job>(`SELECT ${cols} FROM jobs WHERE id = $1`, [id]);
     const job = res.rows[0];
-    const workerOnIt = who.roles.includes('worker') && job?.workerId !== null;
-    if (!job || (job.owner !== who.sub && !isAdmin(who) && !workerOnIt))
-      throw ERRORS.notFound('job', String(id));
-    return job;
+    if (!job) throw ERRORS.notFound('job', String(id));
+    if (job.owner === who.sub || isAdmin(who)) return job;
+    // A worker principal sees the jobs held by workers it announced, nothing else.
+    if (who.roles.includes('worker') && job.workerId !== null) {
+      const mine = await services.db.query(
+        'SELECT 1 FROM workers WHERE worker_id = $1 AND principal = $2',
+        [job.workerId, who.sub],
+      );
+      if ((mine.rowCount ?? 0) > 0) return job;
+    }
+    throw ERRORS.notFound('job', String(id));
   },
 
   async list(services: Services, who: Principal, status: string | undefined, limit: number) {

@@ -379,6 +379,8 @@ describe('hostile input', () => {
       ).status,
     ).toBe(403);
     const other = await stack.token('other-bot', ['worker']);
+    // A worker principal cannot read jobs held by someone else's workers.
+    expect((await call('GET', `/api/v1/jobs/${mine[0]?.id}`, other)).status).toBe(404);
     expect((await call('POST', '/api/v1/workers/worker-a/claim', other)).status).toBe(403);
   });
 });
