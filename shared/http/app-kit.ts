@@ -117,7 +117,10 @@ export function createFunctionApp(
     c.set(
       'log',
       new Proxy(log, {
-        get: (_t, prop) => Reflect.get((child ??= log.child({ reqId: requestId })), prop),
+        get: (_t, prop) => {
+          child ??= log.child({ reqId: requestId });
+          return Reflect.get(child, prop);
+        },
       }),
     );
     const started = performance.now();
