@@ -124,7 +124,7 @@ const stack = {
 };
 await writeFile(path.join(stateDir, 'stack.json'), JSON.stringify(stack, null, 2), { mode: 0o600 });
 
-say(`API        ${api}   (docs ${api}/docs, status ${api}/ui)`);
+say(`API        ${api}   (docs ${api}/docs)`);
 say(`Postgres   ${config.database.url}`);
 say(`S3         ${config.s3.endpoint}  bucket=${config.s3.bucket}`);
 say(
@@ -132,6 +132,7 @@ say(
 );
 say(`rescan     ${config.rescan.intervalS > 0 ? `every ${config.rescan.intervalS} s` : 'off'}`);
 say(`dev token  ${devToken}`);
+say(`status     ${api}/ui?token=${devToken}`);
 say(`details in ${path.join(stateDir, 'stack.json')}; Ctrl-C stops everything`);
 
 drainOnSignals(
