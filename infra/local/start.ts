@@ -49,7 +49,7 @@ let pg: LocalPostgres | undefined;
 if (!env.DATABASE_URL && !env.POSTGRES_HOST) {
   const port = await portOr(Number(env.SLUICE_PG_PORT ?? 54329));
   say(`starting embedded Postgres on 127.0.0.1:${port} (data in ${path.join(stateDir, 'pg')})`);
-  pg = await startLocalPostgres({ dir: path.join(stateDir, 'pg'), port });
+  pg = await startLocalPostgres({ dir: path.join(stateDir, 'pg'), port, ownSignals: true });
   await pg.createDatabase('sluice');
   env.DATABASE_URL = pg.url('sluice');
 }
