@@ -1,3 +1,5 @@
+import { importExternal } from '../../shared/runtime/import-external.ts';
+
 /** One resolution level of an image. */
 export interface TiffLevel {
   width: number;
@@ -62,7 +64,7 @@ function omeSize(xml: string, attr: string): number | undefined {
  */
 export async function readTiffFacts(file: string): Promise<TiffFacts> {
   // Loaded on first use: only registrations read TIFFs, and the library is not needed at start-up.
-  const { fromFile, fromUrl } = await import('geotiff');
+  const { fromFile, fromUrl } = await importExternal<typeof import('geotiff')>('geotiff');
   let tiff: Awaited<ReturnType<typeof fromFile>>;
   try {
     // http(s) URLs (presigned object-store URLs) are read with Range requests: headers only.

@@ -8,6 +8,7 @@ import {
 import type { AccessScope } from '../../shared/auth/access-scope.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
 import { presignerFor } from '../../shared/object-store/presign-urls.ts';
+import { importExternal } from '../../shared/runtime/import-external.ts';
 import type { Services } from '../../shared/services.ts';
 import { splitRelative } from '../../shared/storage/relative-path.ts';
 import { checkKey, requireOp, uploadKey } from './object-keys.ts';
@@ -56,7 +57,9 @@ export const presignService = {
     if (body.size <= config.presign.singlePutMaxBytes) {
       if (body.enforceSize) {
         // Loaded on first use: few uploads ask for a size-enforcing POST policy.
-        const { createPresignedPost } = await import('@aws-sdk/s3-presigned-post');
+        const { createPresignedPost } = await importExternal<
+          typeof import('@aws-sdk/s3-presigned-post')
+        >('@aws-sdk/s3-presigned-post');
         const post = await createPresignedPost(services.s3.signer, {
           Bucket: scope.bucket,
           Key: key,

@@ -4,4 +4,5 @@ import { createApp } from '../registry.ts';
 import { startNode } from './start-node.ts';
 
 const fn = getConfig().function;
-await startNode(fn, (services) => createApp(fn, services));
+/** Resolves once listening (the bundle launcher waits for it; see infra/build/launcher.ts). */
+export const ready = startNode(fn, (services) => createApp(fn, services));

@@ -1,31 +1,98 @@
-// `npm run build`: one esbuild bundle per function under dist/<fn>/index.mjs, plus dist/migrate, each with
-// the SQL migrations beside it (the runner looks for ./migrations next to the bundle).
-import { cp, mkdir, rm, stat } from 'node:fs/promises';
+// `npm run build`: one esbuild bundle per function under dist/<fn>/, plus dist/all (every function on one
+// port) and dist/migrate. Each folder holds
+//   app.cjs        the bundle (CommonJS, so it can be compiled with a V8 code cache)
+//   app.cjs.cache  V8 bytecode for it, written by starting the function once (see launcher.ts)
+//   index.cjs      `node dist/<fn>/index.cjs` starts it
+//   migrations/    the SQL migrations (the runner looks for ./migrations beside the bundle)
+// and dist/start.cjs is the container entry: SLUICE_FUNCTION picks the folder.
+import { spawn } from 'node:child_process';
+import { cp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
+import { freePort } from '../local/free-port.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const out = path.join(root, 'dist');
 export const FUNCTIONS = ['presign', 'datasets', 'events', 'rescan', 'jobs'] as const;
 
-const entries: Record<string, string> = Object.fromEntries(
-  FUNCTIONS.map((fn) => {
+const entries: [string, string][] = [
+  ...FUNCTIONS.map((fn): [string, string] => {
     const cap = fn[0]?.toUpperCase() + fn.slice(1);
     return [
       fn,
-      `import { create${cap}App } from './functions/${fn}/app.ts';\nimport { startNode } from './functions/runtimes/start-node.ts';\nawait startNode('${fn}', create${cap}App);\n`,
+      `import { create${cap}App } from './functions/${fn}/app.ts';\nimport { startNode } from './functions/runtimes/start-node.ts';\nexport const ready = startNode('${fn}', create${cap}App);\n`,
     ];
   }),
-);
+  ['all', "export { ready } from './functions/runtimes/node.ts';\n"],
+  ['migrate', "export { ready } from './functions/runtimes/migrate.ts';\n"],
+];
+
+/**
+ * zod's namespace re-exports every locale (about 250 KiB); messages here are English, and a smaller
+ * bundle starts faster. Only zod's own `../locales/index.js` is replaced.
+ */
+const zodEnglishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${path.sep}node_modules${path.sep}zod${path.sep}`)
+        ? { path: 'zod-locales', namespace: 'zod-english-only' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, () => ({
+      contents: "export { default as en } from 'zod/v4/locales/en.js';",
+      resolveDir: root,
+    }));
+  },
+};
+
+/** Starts `dist/<name>/index.cjs --write-code-cache` with throwaway settings; it writes the cache and exits. */
+async function writeCodeCache(name: string): Promise<void> {
+  const port = await freePort();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [path.join(out, name, 'index.cjs'), '--write-code-cache'],
+      {
+        env: {
+          PATH: process.env.PATH,
+          PORT: String(port),
+          JWT_SECRET: 'build-only',
+          MINIO_ACCESS_KEY: 'build-only',
+          MINIO_SECRET_KEY: 'build-only',
+          LOG_LEVEL: 'silent',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`writing the code cache for ${name}: exit ${code}`)),
+    );
+  });
+}
 
 await rm(out, { recursive: true, force: true });
+await mkdir(out, { recursive: true });
+await build({
+  entryPoints: [path.join(root, 'infra/build/launcher.ts')],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  outfile: path.join(out, 'launcher.cjs'),
+  logLevel: 'warning',
+});
+await writeFile(
+  path.join(out, 'start.cjs'),
+  "// Container entry: SLUICE_FUNCTION picks dist/<name>/ (default: all).\nrequire('./launcher.cjs').launchSelected(__dirname);\n",
+);
+
 const sizes: Record<string, number> = {};
-for (const [name, contents] of [
-  ...Object.entries(entries),
-  ['migrate', "import './functions/runtimes/migrate.ts';\n"],
-  ['all', "import './functions/runtimes/node.ts';\n"],
-] as [string, string][]) {
+for (const [name, contents] of entries) {
   const dir = path.join(out, name);
   await mkdir(dir, { recursive: true });
   await build({
@@ -33,8 +100,10 @@ for (const [name, contents] of [
     bundle: true,
     platform: 'node',
     target: 'node20',
-    format: 'esm',
-    outfile: path.join(dir, 'index.mjs'),
+    format: 'cjs',
+    // ESM builds first: they tree-shake (the AWS SDK's CommonJS builds bring every command along).
+    mainFields: ['module', 'main'],
+    outfile: path.join(dir, 'app.cjs'),
     minify: true,
     sourcemap: 'linked',
     legalComments: 'none',
@@ -48,16 +117,31 @@ for (const [name, contents] of [
       'geotiff',
       '@aws-sdk/s3-presigned-post',
     ],
-    // Bundled CommonJS dependencies expect require(); give them one.
+    // import() inside a vm.Script has no loader on Node 20 (the SDK imports node:http that way):
+    // let esbuild turn every import() into require(). External packages go through importExternal().
+    supported: { 'dynamic-import': false },
+    define: { 'import.meta.url': '__sluice_import_meta_url' },
     banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+      js: "const __sluice_import_meta_url = require('node:url').pathToFileURL(__filename).href;",
     },
+    plugins: [zodEnglishOnly],
     logLevel: 'warning',
   });
+  await writeFile(
+    path.join(dir, 'index.cjs'),
+    `// Starts dist/${name}/app.cjs with its V8 code cache (see infra/build/launcher.ts).\nrequire('../launcher.cjs').launch(__dirname);\n`,
+  );
   await cp(path.join(root, 'shared/db/migrations'), path.join(dir, 'migrations'), {
     recursive: true,
   });
-  sizes[name] = (await stat(path.join(dir, 'index.mjs'))).size;
+  sizes[name] = (await stat(path.join(dir, 'app.cjs'))).size;
 }
-for (const [name, size] of Object.entries(sizes))
-  process.stdout.write(`dist/${name}/index.mjs ${(size / 1024).toFixed(0)} KiB\n`);
+// Functions only: the migration job runs once and exits.
+for (const name of [...FUNCTIONS, 'all']) await writeCodeCache(name);
+for (const [name, size] of Object.entries(sizes)) {
+  const cache = await stat(path.join(out, name, 'app.cjs.cache')).then(
+    (s) => `, code cache ${(s.size / 1024).toFixed(0)} KiB`,
+    () => '',
+  );
+  process.stdout.write(`dist/${name}/app.cjs ${(size / 1024).toFixed(0)} KiB${cache}\n`);
+}

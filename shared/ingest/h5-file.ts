@@ -1,3 +1,4 @@
+import { importExternal } from '../runtime/import-external.ts';
 import type { H5Meta } from './h5-types.ts';
 
 /** The parts of h5wasm this project uses, typed loosely (its own typings are broader). */
@@ -71,11 +72,11 @@ let shared: Promise<H5Instance> | undefined;
 async function loadInstance(): Promise<H5Instance> {
   // A distinct URL per instance makes Node evaluate the module again, which instantiates new wasm.
   const url = `${await h5wasmEntry()}?instance=${++generation}`;
-  const h5 = (await import(url)) as { ready: Promise<H5Module>; File: H5Instance['File'] };
+  const h5 = (await importExternal(url)) as { ready: Promise<H5Module>; File: H5Instance['File'] };
   const Module = await h5.ready;
   try {
     // The node build sees host paths, so the plugin folder is used where npm put it.
-    const plugins = await import('h5wasm-plugins');
+    const plugins = await importExternal<typeof import('h5wasm-plugins')>('h5wasm-plugins');
     plugins.install_local_plugins(Module);
   } catch {
     // Without plugins, LZF/Blosc datasets fail with an error naming the filter.

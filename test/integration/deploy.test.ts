@@ -1,11 +1,24 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { functionNames } from '../../functions/registry.ts';
 import { envSchema } from '../../shared/config/schema.ts';
+import { minioBody, putObject } from '../helpers/events.ts';
+import { createTestStack } from '../helpers/stack.ts';
 
 const schemaVars = new Set(Object.keys(envSchema.shape));
 const isKnown = (name: string) =>
@@ -159,31 +172,180 @@ describe('built bundles', () => {
     return child;
   };
 
-  it('every function bundle is under 1.5 MB, starts, and answers /healthz', async () => {
-    for (const fn of functionNames) {
-      const size = statSync(`dist/${fn}/index.mjs`).size;
-      expect(size, fn).toBeLessThan(1.5 * 1024 * 1024);
-      expect(existsSync(`dist/${fn}/migrations/001-core.sql`)).toBe(true);
-      const port = 20000 + Math.floor(Math.random() * 20000);
-      const child = await start([`dist/${fn}/index.mjs`], {
-        PORT: String(port),
-        JWT_SECRET: 'x',
-        MINIO_ACCESS_KEY: 'a',
-        MINIO_SECRET_KEY: 'b',
-        LOG_LEVEL: 'silent',
-      });
-      let body: unknown;
-      for (let i = 0; i < 100 && body === undefined; i++) {
-        body = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-          (r) => r.json(),
-          () => undefined,
-        );
-        if (body === undefined) await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(body).toEqual({ status: 'ok', function: fn });
+  /** Settings enough for a function to start (no connection is made until a request needs one). */
+  const minimalEnv = (port: number) => ({
+    PORT: String(port),
+    JWT_SECRET: 'x',
+    MINIO_ACCESS_KEY: 'a',
+    MINIO_SECRET_KEY: 'b',
+    LOG_LEVEL: 'silent',
+  });
+
+  /** Starts a bundle and waits for its /healthz; `stderr()` is what it printed so far. */
+  const startBundle = async (args: string[], env: Record<string, string> = {}) => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = await start(args, { ...minimalEnv(port), ...env });
+    let stderr = '';
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    let body: unknown;
+    for (let i = 0; i < 100 && body === undefined; i++) {
+      body = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.json(),
+        () => undefined,
+      );
+      if (body === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    const stop = async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      return exited;
+    };
+    return { body, port, stop, stderr: () => stderr };
+  };
+
+  it('every function bundle is under 1.5 MB, starts with its code cache, and answers /healthz', async () => {
+    for (const fn of functionNames) {
+      const size = statSync(`dist/${fn}/app.cjs`).size;
+      expect(size, fn).toBeLessThan(1.5 * 1024 * 1024);
+      expect(existsSync(`dist/${fn}/migrations/001-core.sql`)).toBe(true);
+      const bundle = await startBundle([`dist/${fn}/index.cjs`, '--code-cache-report']);
+      expect(bundle.body).toEqual({ status: 'ok', function: fn });
+      // The cache written by the build matches this Node and this bundle.
+      expect(bundle.stderr(), fn).toContain('code-cache: accepted');
+      expect(await bundle.stop()).toBe(0);
+    }
+  }, 60_000);
+
+  it('the container entry starts the function SLUICE_FUNCTION names and refuses an unknown one', async () => {
+    const bundle = await startBundle(['dist/start.cjs'], { SLUICE_FUNCTION: 'rescan' });
+    expect(bundle.body).toEqual({ status: 'ok', function: 'rescan' });
+    expect(await bundle.stop()).toBe(0);
+
+    const bad = spawnSync(process.execPath, ['dist/start.cjs'], {
+      env: { PATH: process.env.PATH, ...minimalEnv(1), SLUICE_FUNCTION: '../etc' },
+      encoding: 'utf8',
+    });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/SLUICE_FUNCTION: expected one of all, presign/);
+  }, 30_000);
+
+  it('a configuration error stops the bundle with the message, not a stack trace', () => {
+    const r = spawnSync(process.execPath, ['dist/presign/index.cjs'], {
+      env: { PATH: process.env.PATH, PORT: 'eighty' },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^Invalid configuration: PORT/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a code cache from another V8 is rejected, the bundle still starts, and a fresh cache replaces it', async () => {
+    // The same layout as dist/: <base>/launcher.cjs and <base>/jobs/.
+    const base = mkdtempSync(path.join(tmpdir(), 'sluice-cache-'));
+    const dir = path.join(base, 'jobs');
+    mkdirSync(dir);
+    for (const f of ['app.cjs', 'index.cjs']) copyFileSync(`dist/jobs/${f}`, path.join(dir, f));
+    copyFileSync('dist/launcher.cjs', path.join(base, 'launcher.cjs'));
+    writeFileSync(path.join(dir, 'app.cjs.cache'), Buffer.alloc(4096, 7));
+    const bundle = await startBundle([path.join(dir, 'index.cjs')]);
+    expect(bundle.body).toEqual({ status: 'ok', function: 'jobs' });
+    expect(JSON.parse(bundle.stderr().split('\n')[0] ?? '{}')).toMatchObject({ level: 40 });
+    expect(bundle.stderr()).toMatch(/code cache rejected/);
+    // About two seconds after start the launcher writes a cache this Node accepts.
+    await new Promise((r) => setTimeout(r, 2_500));
+    await bundle.stop();
+    const again = spawnSync(
+      process.execPath,
+      [path.join(dir, 'index.cjs'), '--code-cache-report'],
+      {
+        env: { PATH: process.env.PATH, PORT: 'x' },
+        encoding: 'utf8',
+      },
+    );
+    expect(again.stderr).toContain('code-cache: accepted');
+  }, 30_000);
+
+  it('the built presign and events bundles do real work against Postgres and the S3 server', async () => {
+    const stack = await createTestStack();
+    const db = new pg.Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    const env = {
+      JWT_SECRET: stack.config.auth.jwtSecret ?? '',
+      DATABASE_URL: stack.databaseUrl,
+      MINIO_ENDPOINT: stack.config.s3.endpoint,
+      MINIO_ACCESS_KEY: stack.config.s3.accessKey ?? '',
+      MINIO_SECRET_KEY: stack.config.s3.secretKey ?? '',
+      MINIO_BUCKET: stack.bucket,
+      SLUICE_WEBHOOK_TOKEN: 'bundle-webhook-token',
+      AIMINO_DATA_ROOT: path.join(stack.tmp, 'data'),
+      LOG_LEVEL: 'silent',
+    };
+    const children: ChildProcess[] = [];
+    const run = async (fn: string) => {
+      const port = 20000 + Math.floor(Math.random() * 20000);
+      children.push(await start([`dist/${fn}/index.cjs`], { ...env, PORT: String(port) }));
+      const url = `http://127.0.0.1:${port}`;
+      let last = '';
+      for (let i = 0; i < 100; i++) {
+        const r = await fetch(`${url}/readyz`).catch(() => undefined);
+        if (r?.status === 200) return url;
+        last = r ? await r.text() : 'not listening';
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`${fn} bundle never became ready: ${last}`);
+    };
+    try {
+      // presign: a multipart plan (CreateMultipartUpload through the bundled SDK), listing, abort.
+      const presign = await run('presign');
+      const auth = { authorization: `Bearer ${await stack.token('alice')}` };
+      const plan = await fetch(`${presign}/api/v1/uploads`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'big.bin', size: 300 * 1024 * 1024 }),
+      });
+      expect(plan.status).toBe(200);
+      const { uploadId, key, partCount } = (await plan.json()) as Record<string, string>;
+      expect(uploadId).toBeTruthy();
+      expect(Number(partCount)).toBeGreaterThan(1);
+      const abort = await fetch(
+        `${presign}/api/v1/uploads/${encodeURIComponent(uploadId ?? '')}?key=${encodeURIComponent(key ?? '')}`,
+        { method: 'DELETE', headers: auth },
+      );
+      expect(abort.status).toBeLessThan(300);
+      await putObject(stack, 'alice/listed.txt', new TextEncoder().encode('hello'));
+      const list = await fetch(`${presign}/api/v1/objects`, { headers: auth });
+      expect(list.status).toBe(200);
+      expect(JSON.stringify(await list.json())).toContain('alice/listed.txt');
+
+      // events: a Blosc-compressed file needs the HDF5 reader and its filter plugins, both loaded from
+      // node_modules on first use through the launcher.
+      const events = await run('events');
+      const objectKey = 'lab/pytables_blosc_bigendian.h5';
+      const etag = await putObject(
+        stack,
+        objectKey,
+        'test/fixtures/hdf5/pytables_blosc_bigendian.h5',
+      );
+      const res = await fetch(`${events}/minio-event`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: 'Bearer bundle-webhook-token',
+        },
+        body: JSON.stringify(minioBody(stack.bucket, objectKey, etag)),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { results: { status: string; tables: string[] }[] };
+      expect(body.results[0]?.status).toBe('done');
+      const table = body.results[0]?.tables[0] ?? '';
+      const rows = await db.query(`SELECT i8 FROM "${table}" ORDER BY i8`);
+      expect(rows.rows.map((r) => Number(r.i8))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    } finally {
+      for (const c of children) c.kill('SIGKILL');
+      await db.end();
+      await stack.close();
     }
   }, 60_000);
 
