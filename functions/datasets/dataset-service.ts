@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
 import { withTransaction } from '../../shared/db/pool.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
 import { presignerFor } from '../../shared/object-store/presign-urls.ts';
+import { loadS3Sdk } from '../../shared/object-store/s3-sdk.ts';
 import type { Services } from '../../shared/services.ts';
 import { createFsDriver } from '../../shared/storage/drivers/fs-driver.ts';
 import { AnnDataError, type AnnDataFacts, readAnnDataFacts } from './anndata-facts.ts';
@@ -164,6 +164,7 @@ const s3Location = (p: string) => {
 };
 
 async function headObject(services: Services, bucket: string, key: string) {
+  const { HeadObjectCommand } = await loadS3Sdk();
   try {
     const h = await services.s3.internal.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     return {
@@ -176,6 +177,14 @@ async function headObject(services: Services, bucket: string, key: string) {
       return undefined;
     throw err;
   }
+}
+
+async function getBody(services: Services, loc: { bucket: string; key: string }) {
+  const { GetObjectCommand } = await loadS3Sdk();
+  const out = await services.s3.internal.send(
+    new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }),
+  );
+  return out.Body as Readable;
 }
 
 /** A local or URL form of a source the readers can open; object-store files are fetched as needed. */
@@ -197,10 +206,7 @@ async function openable(
   }
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-dataset-'));
   const file = path.join(dir, path.basename(loc.key));
-  const out = await services.s3.internal.send(
-    new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }),
-  );
-  await pipeline(out.Body as Readable, createWriteStream(file));
+  await pipeline(await getBody(services, loc), createWriteStream(file));
   return { path: file, done: () => rm(dir, { recursive: true, force: true }) };
 }
 
@@ -268,10 +274,7 @@ async function copyIn(services: Services, id: string, src: SourceInfo): Promise<
   });
   const key = `${id}/raw/${path.basename(src.path)}`;
   const loc = s3Location(src.path);
-  const source = loc
-    ? ((await services.s3.internal.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key })))
-        .Body as Readable)
-    : createReadStream(src.path);
+  const source = loc ? await getBody(services, loc) : createReadStream(src.path);
   const [written] = await Promise.all([driver.write(key, hashing), pipeline(source, hashing)]);
   return {
     ...src,

@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
 import { withTransaction } from '../../shared/db/pool.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
 import { presignerFor } from '../../shared/object-store/presign-urls.ts';
+import { loadS3Sdk } from '../../shared/object-store/s3-sdk.ts';
 import type { Services } from '../../shared/services.ts';
 import { splitRelative } from '../../shared/storage/relative-path.ts';
 
@@ -328,6 +328,7 @@ async function stageInput(services: Services, job: Job): Promise<Record<string, 
   const name = path.posix.basename(job.inputFile);
   const key = `${stagingPrefix(services, job.id)}input/${name}`;
   if (r.kind === 'fs') {
+    const { HeadObjectCommand, PutObjectCommand } = await loadS3Sdk();
     const exists = await services.s3.internal
       .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
       .then(

@@ -1,13 +1,7 @@
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  ListObjectsV2Command,
-  ListPartsCommand,
-} from '@aws-sdk/client-s3';
 import type { AccessScope } from '../../shared/auth/access-scope.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
 import { presignerFor } from '../../shared/object-store/presign-urls.ts';
+import { loadS3Sdk } from '../../shared/object-store/s3-sdk.ts';
 import { importExternal } from '../../shared/runtime/import-external.ts';
 import type { Services } from '../../shared/services.ts';
 import { splitRelative } from '../../shared/storage/relative-path.ts';
@@ -60,7 +54,7 @@ export const presignService = {
         const { createPresignedPost } = await importExternal<
           typeof import('@aws-sdk/s3-presigned-post')
         >('@aws-sdk/s3-presigned-post');
-        const post = await createPresignedPost(services.s3.signer, {
+        const post = await createPresignedPost(await services.s3.signer.client(), {
           Bucket: scope.bucket,
           Key: key,
           Conditions: [['content-length-range', body.size, body.size]],
@@ -88,6 +82,7 @@ export const presignService = {
       return { method: 'PUT' as const, url, headers, key, expiresAt: expiry(ttlS) };
     }
     const { partSize, partCount } = planParts(body.size, config.presign.partBytes);
+    const { CreateMultipartUploadCommand } = await loadS3Sdk();
     const created = await services.s3.admin.send(
       new CreateMultipartUploadCommand({
         Bucket: scope.bucket,
@@ -211,6 +206,7 @@ export const presignService = {
         size: r.size,
         source: 'reported',
       });
+    const { ListPartsCommand } = await loadS3Sdk();
     try {
       const listed = await services.s3.admin.send(
         new ListPartsCommand({
@@ -260,6 +256,7 @@ export const presignService = {
     const numbers = sorted.map((p) => p.partNumber);
     if (new Set(numbers).size !== numbers.length)
       throw ERRORS.validation([{ field: 'parts', message: 'part numbers repeat' }]);
+    const { CompleteMultipartUploadCommand } = await loadS3Sdk();
     try {
       const out = await services.s3.admin.send(
         new CompleteMultipartUploadCommand({
@@ -298,6 +295,7 @@ export const presignService = {
     requireOp(scope, 'write');
     await this.upload(services, scope, uploadId, key);
     let storeAborted = true;
+    const { AbortMultipartUploadCommand } = await loadS3Sdk();
     try {
       await services.s3.admin.send(
         new AbortMultipartUploadCommand({ Bucket: scope.bucket, Key: key, UploadId: uploadId }),
@@ -346,6 +344,7 @@ export const presignService = {
     requireOp(scope, 'list');
     const prefix = scope.prefix + (sub ?? '');
     if (sub) splitRelative(sub.replace(/\/$/, ''), 'prefix');
+    const { ListObjectsV2Command } = await loadS3Sdk();
     const out = await services.s3.internal.send(
       new ListObjectsV2Command({
         Bucket: scope.bucket,

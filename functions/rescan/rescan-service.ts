@@ -1,7 +1,7 @@
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import type { Logger } from '../../shared/log/logger.ts';
 import { rescanObjects } from '../../shared/metrics/registry.ts';
+import { loadS3Sdk, type S3Sender } from '../../shared/object-store/s3-sdk.ts';
 import { type RescanRun, rescanRepository } from './rescan-repository.ts';
 
 /** An object as the listing sees it. */
@@ -47,7 +47,7 @@ export interface RescanResult {
 
 export interface RescanDeps {
   pool: pg.Pool;
-  s3: S3Client;
+  s3: S3Sender;
   bucket: string;
   basePrefix: string;
   suffixes: string[];
@@ -258,13 +258,14 @@ export async function runRescan(deps: RescanDeps, opts: RescanOptions = {}): Pro
 }
 
 async function listShards(
-  s3: S3Client,
+  s3: S3Sender,
   bucket: string,
   prefix: string,
   shards: number,
 ): Promise<string[]> {
   if (shards <= 1) return [prefix];
   const names = [prefix];
+  const { ListObjectsV2Command } = await loadS3Sdk();
   let token: string | undefined;
   do {
     const out = await s3.send(
@@ -287,13 +288,14 @@ interface PageCursor {
 }
 
 async function fetchPage(
-  s3: S3Client,
+  s3: S3Sender,
   bucket: string,
   prefix: string,
   cursor: PageCursor,
   rootOnly: boolean,
   pageSize: number,
 ): Promise<{ objects: ListedObject[]; next?: PageCursor }> {
+  const { ListObjectsV2Command } = await loadS3Sdk();
   const out = await s3.send(
     new ListObjectsV2Command({
       Bucket: bucket,

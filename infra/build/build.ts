@@ -6,7 +6,7 @@
 //   migrations/    the SQL migrations (the runner looks for ./migrations beside the bundle)
 // and dist/start.cjs is the container entry: SLUICE_FUNCTION picks the folder.
 import { spawn } from 'node:child_process';
-import { cp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -44,6 +44,25 @@ const zodEnglishOnly: Plugin = {
       contents: "export { default as en } from 'zod/v4/locales/en.js';",
       resolveDir: root,
     }));
+  },
+};
+
+/**
+ * pg asks "am I on Cloudflare Workers?" when it loads, by constructing a `Response`. On Node 20 (no
+ * `navigator` global) that first touch of `Response` loads Node's fetch implementation, about 13 ms of
+ * every cold start, for an answer a Node bundle already knows. The probe is replaced with `false`;
+ * the build fails if pg's source no longer has it, so an upgrade cannot silently change behaviour.
+ */
+const pgOnNode: Plugin = {
+  name: 'pg-on-node',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const probe = "typeof Response === 'function'";
+      if (!source.includes(probe))
+        throw new Error(`pg-on-node: ${args.path} no longer probes for Cloudflare as expected`);
+      return { contents: source.replace(probe, 'false /* Node bundle */'), loader: 'js' };
+    });
   },
 };
 
@@ -124,7 +143,7 @@ for (const [name, contents] of entries) {
     banner: {
       js: "const __sluice_import_meta_url = require('node:url').pathToFileURL(__filename).href;",
     },
-    plugins: [zodEnglishOnly],
+    plugins: [zodEnglishOnly, pgOnNode],
     logLevel: 'warning',
   });
   await writeFile(

@@ -69,17 +69,20 @@ export function createTokenVerifier(auth: Config['auth']) {
   const jwks = auth.jwksUrl
     ? createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: 30_000 })
     : undefined;
-  // Imported once: importing the secret on every call costs a thread-pool round trip.
-  const secret = auth.jwtSecret
-    ? crypto.subtle.importKey(
-        'raw',
-        encoder.encode(auth.jwtSecret),
-        { name: 'HMAC', hash: 'SHA-256' },
-        false,
-        ['verify'],
-      )
+  // Imported once, on the first token (not at start: a cold start does not pay for Web Crypto); importing
+  // the secret on every call would cost a thread-pool round trip each time.
+  const jwtSecret = auth.jwtSecret;
+  let secretKey: Promise<CryptoKey> | undefined;
+  const secret = jwtSecret
+    ? () =>
+        (secretKey ??= crypto.subtle.importKey(
+          'raw',
+          encoder.encode(jwtSecret),
+          { name: 'HMAC', hash: 'SHA-256' },
+          false,
+          ['verify'],
+        ))
     : undefined;
-  secret?.catch(() => {});
   const claimChecks = { issuer: auth.issuer, audience: auth.audience, clockTolerance: 5 };
   // Tokens already verified, until they expire: clients send the same token with every request, and a
   // signature check is a thread-pool round trip. Bounded; cleared when full.
@@ -107,7 +110,7 @@ export function createTokenVerifier(auth: Config['auth']) {
       if (header.alg?.startsWith('HS')) {
         if (!secret)
           throw ERRORS.unauthorized('unsupported_algorithm', 'HS256 tokens are not accepted here');
-        ({ payload } = await jwtVerify(token, await secret, {
+        ({ payload } = await jwtVerify(token, await secret(), {
           ...claimChecks,
           algorithms: ['HS256'],
         }));

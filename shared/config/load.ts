@@ -200,7 +200,8 @@ function withFileSecrets(
 /** Parses settings from an environment-like record. Pure: no caching, no reads besides `SLUICE_CONFIG`. */
 export function parseConfig(raw: Record<string, string | undefined>): Config {
   const source = withFileSecrets(raw);
-  const parsed = envSchema.safeParse(source);
+  // Parsed once per process: zod's compiled fast path would cost more to build than it saves.
+  const parsed = envSchema.safeParse(source, { jitless: true });
   if (!parsed.success)
     throw new ConfigError(`Invalid configuration: ${formatIssues(parsed.error.issues, '')}`);
   const env = parsed.data;

@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { mapInfrastructureError } from '../errors.ts';
 import { ingestBytes, ingestRows, ingestSeconds } from '../metrics/registry.ts';
+import { loadS3Sdk } from '../object-store/s3-sdk.ts';
 import type { Services } from '../services.ts';
 import { openH5, retireH5 } from './h5-file.ts';
 import { UnsupportedTypeError } from './h5-types.ts';
@@ -74,6 +74,7 @@ async function download(
   dir: string,
 ): Promise<{ file: string; etag?: string }> {
   const file = path.join(dir, 'object.h5');
+  const { GetObjectCommand } = await loadS3Sdk();
   const out = await services.s3.internal.send(
     new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
   );

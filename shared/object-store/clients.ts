@@ -1,23 +1,18 @@
-import {
-  DeleteObjectCommand,
-  HeadBucketCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
 import type { Config } from '../config/load.ts';
 import { AppError } from '../errors.ts';
 import type { BackendHealth } from '../storage/resolver.ts';
+import { LazyS3Client, loadS3Sdk } from './s3-sdk.ts';
 
 /**
  * The three views of the object store: `internal` for data-path calls inside the cluster, `admin` for
  * administrative calls, `signer` configured for the PUBLIC endpoint because a SigV4 signature covers the
- * Host header the user will send. None of them makes a network call when created.
+ * Host header the user will send. None of them makes a network call when created, and the SDK itself
+ * loads on the first call that needs it.
  */
 export interface S3Clients {
-  internal: S3Client;
-  admin: S3Client;
-  signer: S3Client;
+  internal: LazyS3Client;
+  admin: LazyS3Client;
+  signer: LazyS3Client;
   bucket: string;
   prefix: string;
   region: string;
@@ -25,8 +20,12 @@ export interface S3Clients {
   publicEndpoint: string;
 }
 
-function client(endpoint: string, region: string, credentials: S3Clients['credentials']): S3Client {
-  return new S3Client({
+function client(
+  endpoint: string,
+  region: string,
+  credentials: S3Clients['credentials'],
+): LazyS3Client {
+  return new LazyS3Client({
     endpoint,
     region,
     credentials,
@@ -62,6 +61,7 @@ export function createS3Clients(s3: Config['s3']): S3Clients {
 
 /** Readiness: the bucket answers HEAD. */
 export async function pingBucket(clients: S3Clients): Promise<void> {
+  const { HeadBucketCommand } = await loadS3Sdk();
   await clients.internal.send(new HeadBucketCommand({ Bucket: clients.bucket }), {
     abortSignal: AbortSignal.timeout(3_000),
   });
@@ -72,6 +72,7 @@ export function s3Probe(clients: S3Clients) {
   return async (bucket: string, prefix: string): Promise<BackendHealth> => {
     const started = performance.now();
     const latency = () => Math.round((performance.now() - started) * 100) / 100;
+    const { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } = await loadS3Sdk();
     try {
       await clients.internal.send(
         new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }),

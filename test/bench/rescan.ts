@@ -8,7 +8,6 @@ import {
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   PutObjectCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3';
 import { createIngestPort } from '../../functions/rescan/ingest-port.ts';
 import { runRescan } from '../../functions/rescan/rescan-service.ts';
@@ -40,7 +39,7 @@ const config = parseConfig({
   LOG_LEVEL: 'silent',
 });
 const services = createServices(config, { log: silentLogger });
-const client: S3Client = services.s3.internal;
+const client = services.s3.internal;
 await client.send(new CreateBucketCommand({ Bucket: bucket }));
 await migrate(services.db);
 

@@ -37,7 +37,9 @@ export async function killIngestMidCopy(stack: TestStack, key: string, etag: str
     const t0 = Date.now();
     while (!copying && Date.now() - t0 < 60_000) {
       const r = await db.query(
-        `SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY "_sluice_stg_%' AND state = 'active'`,
+        // Other test files share this Postgres server: only this file's database counts.
+        `SELECT 1 FROM pg_stat_activity
+          WHERE datname = current_database() AND query LIKE 'COPY "_sluice_stg_%' AND state = 'active'`,
       );
       copying = (r.rowCount ?? 0) > 0;
       if (!copying) await new Promise((res) => setTimeout(res, 20));

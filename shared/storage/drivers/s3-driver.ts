@@ -7,6 +7,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { LazyS3Client } from '../../object-store/s3-sdk.ts';
 import { splitRelative } from '../resolve-path.ts';
 import type { ItemStat, StorageDriver } from './driver.ts';
 
@@ -17,7 +18,7 @@ function isMissing(err: unknown): boolean {
 
 /** A driver over `bucket/prefix` on an S3-protocol store. PutObject is atomic by nature. */
 export function createS3Driver(opts: {
-  client: S3Client;
+  client: S3Client | LazyS3Client;
   bucket: string;
   prefix?: string;
 }): StorageDriver {
@@ -44,7 +45,11 @@ export function createS3Driver(opts: {
     async write(key, data) {
       const full = toKey(key);
       // lib-storage switches to multipart for large streams and aborts the upload on failure.
-      await new Upload({ client, params: { Bucket: bucket, Key: full, Body: data } }).done();
+      const sdkClient = client instanceof LazyS3Client ? await client.client() : client;
+      await new Upload({
+        client: sdkClient,
+        params: { Bucket: bucket, Key: full, Body: data },
+      }).done();
       return (await this.stat(key)) as ItemStat;
     },
     async stat(key) {
