@@ -28,7 +28,18 @@ export function planParts(
   return { partSize, partCount: Math.max(1, Math.ceil(size / partSize)) };
 }
 
-const expiry = (ttlS: number) => new Date(Date.now() + ttlS * 1000).toISOString();
+/**
+ * When a URL signed at `signedAt` stops working. SigV4 counts the lifetime from X-Amz-Date, which has
+ * whole seconds, so the fraction of the signing second is not part of it. Kept for the current second:
+ * a busy function answers many requests within one.
+ */
+let lastExpiry = { second: Number.NaN, ttlS: Number.NaN, iso: '' };
+function expiry(signedAt: Date, ttlS: number): string {
+  const second = Math.floor(signedAt.getTime() / 1000);
+  if (second !== lastExpiry.second || ttlS !== lastExpiry.ttlS)
+    lastExpiry = { second, ttlS, iso: new Date((second + ttlS) * 1000).toISOString() };
+  return lastExpiry.iso;
+}
 const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
 
 export const presignService = {
@@ -66,20 +77,22 @@ export const presignService = {
           url: post.url,
           fields: post.fields,
           key,
-          expiresAt: expiry(ttlS),
+          expiresAt: expiry(new Date(), ttlS),
         };
       }
       const headers: Record<string, string> = {};
       if (body.sha256) headers['x-amz-checksum-sha256'] = hexToBase64(body.sha256);
+      const now = new Date();
       const url = presign.presign({
         method: 'PUT',
         bucket: scope.bucket,
         key,
         expiresIn: ttlS,
         headers,
+        now,
       });
       if (body.contentType) headers['content-type'] = body.contentType;
-      return { method: 'PUT' as const, url, headers, key, expiresAt: expiry(ttlS) };
+      return { method: 'PUT' as const, url, headers, key, expiresAt: expiry(now, ttlS) };
     }
     const { partSize, partCount } = planParts(body.size, config.presign.partBytes);
     const { CreateMultipartUploadCommand } = await loadS3Sdk();
@@ -101,7 +114,7 @@ export const presignService = {
       key,
       partSize,
       partCount,
-      expiresAt: expiry(ttlS),
+      expiresAt: expiry(new Date(), ttlS),
     };
   },
 
@@ -142,10 +155,11 @@ export const presignService = {
       ]);
     const ttlS = services.config.presign.ttlS;
     const p = presignerFor(services);
+    const now = new Date();
     return {
       uploadId,
       key,
-      expiresAt: expiry(ttlS),
+      expiresAt: expiry(now, ttlS),
       parts: partNumbers.map((n) => ({
         partNumber: n,
         url: p.presign({
@@ -154,6 +168,7 @@ export const presignService = {
           key,
           expiresIn: ttlS,
           query: { partNumber: String(n), uploadId },
+          now,
         }),
       })),
     };
@@ -323,14 +338,16 @@ export const presignService = {
     if (filename)
       query['response-content-disposition'] =
         `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"`;
+    const now = new Date();
     const url = presignerFor(services).presign({
       method: 'GET',
       bucket: scope.bucket,
       key,
       expiresIn: ttlS,
       query,
+      now,
     });
-    return { key, url, expiresAt: expiry(ttlS), expiresIn: ttlS };
+    return { key, url, expiresAt: expiry(now, ttlS), expiresIn: ttlS };
   },
 
   /** The caller's objects (or a sub-prefix of them), one page of up to 1,000. */

@@ -128,12 +128,7 @@ export function createFunctionApp(
     const path = c.req.path;
     // The route pattern, not the path, keeps label cardinality bounded.
     httpDuration.observe(
-      {
-        fn: name,
-        method: c.req.method,
-        route: c.req.routePath || 'unmatched',
-        status: String(c.res.status),
-      },
+      [name, c.req.method, c.req.routePath || 'unmatched', String(c.res.status)],
       (performance.now() - started) / 1000,
     );
     if (logRequests && path !== '/healthz' && path !== '/readyz') {

@@ -1,10 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { RequestHistogram } from './request-histogram.ts';
 
 /** One registry per process; every function exposes it at /metrics. */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'sluice_' });
 
-export const httpDuration = new Histogram({
+/** Observed once per HTTP request: label values in order fn, method, route, status. */
+export const httpDuration = new RequestHistogram({
   name: 'sluice_http_request_duration_seconds',
   help: 'HTTP request durations by function, route and status',
   labelNames: ['fn', 'method', 'route', 'status'] as const,
@@ -42,12 +44,24 @@ export const rescanObjects = new Counter({
   labelNames: ['kind'] as const,
   registers: [registry],
 });
-export const presignsIssued = new Counter({
+// Presigned URLs are counted in a plain map (one per URL, on the hot path) and folded into the
+// Prometheus counter when it is scraped.
+const presignTally = new Map<string, number>();
+new Counter({
   name: 'sluice_presigns_total',
   help: 'Presigned URLs issued',
   labelNames: ['method'] as const,
   registers: [registry],
+  collect() {
+    for (const [method, n] of presignTally) this.inc({ method }, n);
+    presignTally.clear();
+  },
 });
+export const presignsIssued = {
+  inc(method: string): void {
+    presignTally.set(method, (presignTally.get(method) ?? 0) + 1);
+  },
+};
 export const jobsByStatus = new Gauge({
   name: 'sluice_jobs',
   help: 'Compute jobs by status (sampled at scrape)',

@@ -45,6 +45,22 @@ export const jsHashes: PresignHashes = {
   },
 };
 
+const HOST_ONLY = ['host'];
+
+// SigV4's timestamp (20261122T102030Z) for the current second, kept: a busy presigner signs many URLs
+// in the same second, and formatting a date is a noticeable part of signing one.
+let cachedSecond = Number.NaN;
+let cachedAmzDate = '';
+function amzDateOf(now: Date): string {
+  const second = Math.floor(now.getTime() / 1000);
+  if (second !== cachedSecond) {
+    const iso = now.toISOString();
+    cachedAmzDate = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+    cachedSecond = second;
+  }
+  return cachedAmzDate;
+}
+
 export interface PresignerOptions {
   /** Public endpoint the user will reach, e.g. `https://s3.lab.org` (the signature covers its Host). */
   endpoint: string;
@@ -99,36 +115,44 @@ export function createPresigner(opts: PresignerOptions) {
     host,
     /** The presigned URL for `req`. */
     presign(req: PresignRequest): string {
-      const now = req.now ?? new Date();
-      const iso = now.toISOString();
-      // 2026-11-22T10:20:30.000Z -> 20261122T102030Z
-      const amzDate = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+      const amzDate = amzDateOf(req.now ?? new Date());
       const date = amzDate.slice(0, 8);
       const scope = `${date}/${opts.region}/s3/aws4_request`;
-      const headerNames = [
-        'host',
-        ...Object.keys(req.headers ?? {}).map((h) => h.toLowerCase()),
-      ].sort();
-      const params: [string, string][] = [
-        ['X-Amz-Algorithm', 'AWS4-HMAC-SHA256'],
-        ['X-Amz-Credential', `${opts.accessKeyId}/${scope}`],
-        ['X-Amz-Date', amzDate],
-        ['X-Amz-Expires', String(req.expiresIn)],
-        ['X-Amz-SignedHeaders', headerNames.join(';')],
-        ...Object.entries(req.query ?? {}),
-      ];
-      const query = params
-        .map(([k, v]) => [uriEncode(k), uriEncode(v)] as const)
-        .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1))
-        .map(([k, v]) => `${k}=${v}`)
-        .join('&');
+      const extraHeaders = req.headers ? Object.entries(req.headers) : [];
+      const extraQuery = req.query ? Object.entries(req.query) : [];
+      const headerNames =
+        extraHeaders.length === 0
+          ? HOST_ONLY
+          : ['host', ...extraHeaders.map(([h]) => h.toLowerCase())].sort();
+      const signedHeaders = headerNames.join(';');
+      let query: string;
+      if (extraQuery.length === 0) {
+        // The five X-Amz-* parameters, already in code-point order.
+        query = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${uriEncode(`${opts.accessKeyId}/${scope}`)}&X-Amz-Date=${amzDate}&X-Amz-Expires=${req.expiresIn}&X-Amz-SignedHeaders=${uriEncode(signedHeaders)}`;
+      } else {
+        const params: [string, string][] = [
+          ['X-Amz-Algorithm', 'AWS4-HMAC-SHA256'],
+          ['X-Amz-Credential', `${opts.accessKeyId}/${scope}`],
+          ['X-Amz-Date', amzDate],
+          ['X-Amz-Expires', String(req.expiresIn)],
+          ['X-Amz-SignedHeaders', signedHeaders],
+          ...extraQuery,
+        ];
+        query = params
+          .map(([k, v]) => [uriEncode(k), uriEncode(v)] as const)
+          .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1))
+          .map(([k, v]) => `${k}=${v}`)
+          .join('&');
+      }
       const objectPath = `/${uriEncode(req.bucket)}/${uriEncode(req.key, true)}`;
       const path = `${basePath}${objectPath}`;
-      const lowerHeaders: Record<string, string> = { host };
-      for (const [k, v] of Object.entries(req.headers ?? {}))
-        lowerHeaders[k.toLowerCase()] = v.trim();
-      const canonicalHeaders = headerNames.map((h) => `${h}:${lowerHeaders[h]}\n`).join('');
-      const canonical = `${req.method}\n${path}\n${query}\n${canonicalHeaders}\n${headerNames.join(';')}\nUNSIGNED-PAYLOAD`;
+      let canonicalHeaders = `host:${host}\n`;
+      if (extraHeaders.length > 0) {
+        const lowerHeaders: Record<string, string> = { host };
+        for (const [k, v] of extraHeaders) lowerHeaders[k.toLowerCase()] = v.trim();
+        canonicalHeaders = headerNames.map((h) => `${h}:${lowerHeaders[h]}\n`).join('');
+      }
+      const canonical = `${req.method}\n${path}\n${query}\n${canonicalHeaders}\n${signedHeaders}\nUNSIGNED-PAYLOAD`;
       const digest = h.sha256Hex(canonical);
       const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${digest}`;
       const signature = signer(date)(toSign);

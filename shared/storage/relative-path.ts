@@ -3,6 +3,7 @@
 import { ERRORS } from '../errors.ts';
 
 const utf8 = new TextEncoder();
+const ASCII = /^[\x20-\x7e]*$/;
 
 /**
  * Splits a relative reference into validated segments. Refuses everything that could name a place
@@ -19,12 +20,15 @@ export function splitRelative(rel: string, field = 'path'): string[] {
   if (rel.includes('\\')) throw ERRORS.invalidPath(`${field} contains a backslash`);
   if (rel.startsWith('/') || /^[a-zA-Z]:/.test(rel))
     throw ERRORS.invalidPath(`${field} must be relative`);
-  const segments = rel.normalize('NFC').split('/');
+  // Plain ASCII (the common case) is already in NFC and one byte per character.
+  const ascii = ASCII.test(rel);
+  const segments = (ascii ? rel : rel.normalize('NFC')).split('/');
   for (const s of segments) {
     if (s === '') throw ERRORS.invalidPath(`${field} has an empty segment`);
     if (s === '..') throw ERRORS.pathEscapes();
     if (s === '.') throw ERRORS.invalidPath(`${field} has a '.' segment`);
-    if (utf8.encode(s).length > 255)
+    // A UTF-16 unit is at most 3 UTF-8 bytes, so up to 85 units cannot exceed 255 bytes.
+    if (s.length > 255 || (!ascii && s.length > 85 && utf8.encode(s).length > 255))
       throw ERRORS.invalidPath(`${field} has a segment over 255 bytes`);
   }
   return segments;

@@ -3,13 +3,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StackFile } from '../../infra/cli/lib/stack-file.ts';
 import { freePort } from '../../infra/local/free-port.ts';
 
 type StackJson = StackFile;
 
 let stateDir: string;
+const started: ChildProcess[] = [];
 let ports: { api: number; pg: number; s3: number };
 
 function start(extraEnv: Record<string, string> = {}): {
@@ -32,6 +33,7 @@ function start(extraEnv: Record<string, string> = {}): {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.push(child);
   child.stdout?.on('data', (d) => {
     out += d;
   });
@@ -41,17 +43,33 @@ function start(extraEnv: Record<string, string> = {}): {
   return { child, output: () => out };
 }
 
-async function waitReady(url: string, ms: number): Promise<number> {
+/**
+ * Waits until this run has printed its banner ("details in ...", written once it listens) and its API
+ * answers /readyz. The banner matters: other test files start servers on ports the kernel hands out,
+ * and one may hold this port between two runs here; then this run fails to listen and exits, and the
+ * wait reports that instead of talking to somebody else's server.
+ */
+async function waitReady(
+  run: { child: ChildProcess; output: () => string },
+  url: string,
+  ms: number,
+): Promise<number> {
   const t0 = Date.now();
   while (Date.now() - t0 < ms) {
-    const ok = await fetch(`${url}/readyz`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
+    if (run.child.exitCode !== null || run.child.signalCode !== null)
+      throw new Error(
+        `npm start exited (${run.child.exitCode ?? run.child.signalCode}):\n${run.output()}`,
+      );
+    const ok =
+      run.output().includes('[sluice] details in') &&
+      (await fetch(`${url}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      ));
     if (ok) return Date.now() - t0;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`not ready within ${ms} ms`);
+  throw new Error(`not ready within ${ms} ms:\n${run.output()}`);
 }
 
 function stop(child: ChildProcess): Promise<number | null> {
@@ -63,14 +81,32 @@ function stop(child: ChildProcess): Promise<number | null> {
 
 beforeAll(async () => {
   stateDir = await mkdtemp(path.join(os.tmpdir(), 'sluice-stack-'));
-  ports = { api: await freePort(), pg: await freePort(), s3: await freePort() };
+});
+// Fresh ports for each test: a port held for the whole file is more likely to be handed to another
+// test file's server while this file is between two runs.
+beforeEach(async () => {
+  const distinct = new Set<number>();
+  while (distinct.size < 3) distinct.add(await freePort());
+  const [api, pg, s3] = [...distinct] as [number, number, number];
+  ports = { api, pg, s3 };
+});
+// A test that fails midway must not leave its stack running (and holding ports) for the rest of the run.
+afterEach(async () => {
+  for (const child of started.splice(0)) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
 });
 afterAll(() => rm(stateDir, { recursive: true, force: true }));
 
 describe('npm start (local stack)', () => {
   it('starts Postgres, S3 and every function, serves /readyz within 30 s, writes stack.json, stops cleanly, and reuses data', async () => {
     const first = start();
-    const readyMs = await waitReady(`http://127.0.0.1:${ports.api}`, 30_000);
+    const readyMs = await waitReady(first, `http://127.0.0.1:${ports.api}`, 30_000);
     expect(readyMs).toBeLessThan(30_000);
 
     const stack = JSON.parse(
@@ -106,7 +142,7 @@ describe('npm start (local stack)', () => {
     await expect(down.connect()).rejects.toThrow();
 
     const second = start();
-    await waitReady(stack.api, 30_000);
+    await waitReady(second, stack.api, 30_000);
     const again = new pg.Client({ connectionString: stack.databaseUrl });
     await again.connect();
     const marker = await again.query(`SELECT value FROM sluice_meta WHERE key = 'stack-test'`);
@@ -121,7 +157,7 @@ describe('npm start (local stack)', () => {
 
   it('lets settings from the environment win over generated defaults', async () => {
     const run = start({ JWT_SECRET: 'from-the-environment', SLUICE_LOCAL_EVENTS: '0' });
-    await waitReady(`http://127.0.0.1:${ports.api}`, 30_000);
+    await waitReady(run, `http://127.0.0.1:${ports.api}`, 30_000);
     expect(run.output()).toContain('events     off');
     const stack = JSON.parse(
       await readFile(path.join(stateDir, 'stack.json'), 'utf8'),
@@ -135,7 +171,7 @@ describe('npm start (local stack)', () => {
 
   it('ingests an .h5 dropped into the local S3 server, through the relayed bucket notification', async () => {
     const run = start();
-    await waitReady(`http://127.0.0.1:${ports.api}`, 30_000);
+    await waitReady(run, `http://127.0.0.1:${ports.api}`, 30_000);
     const stack = JSON.parse(
       await readFile(path.join(stateDir, 'stack.json'), 'utf8'),
     ) as StackJson;
@@ -172,7 +208,7 @@ describe('npm start (local stack)', () => {
 
   it('with no notifications at all, the scheduled rescan finds the object', async () => {
     const run = start({ SLUICE_LOCAL_EVENTS: '0', SLUICE_RESCAN_INTERVAL_S: '1' });
-    await waitReady(`http://127.0.0.1:${ports.api}`, 30_000);
+    await waitReady(run, `http://127.0.0.1:${ports.api}`, 30_000);
     const stack = JSON.parse(
       await readFile(path.join(stateDir, 'stack.json'), 'utf8'),
     ) as StackJson;

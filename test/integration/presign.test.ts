@@ -92,6 +92,15 @@ describe('signatures match an independent SigV4 implementation', () => {
   });
 });
 
+/** X-Amz-Date of a presigned URL, in epoch milliseconds. */
+const signedAt = (url: string) =>
+  Date.parse(
+    (new URL(url).searchParams.get('X-Amz-Date') as string).replace(
+      /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/,
+      '$1-$2-$3T$4:$5:$6Z',
+    ),
+  );
+
 describe('uploads and downloads move real bytes', () => {
   it('single PUT through the URL with plain fetch, then a presigned GET returns the same bytes', async () => {
     const data = randomBytes(300_000);
@@ -107,6 +116,8 @@ describe('uploads and downloads move real bytes', () => {
     // The real expiry: 30 minutes from now.
     expect(Math.abs(Date.parse(up.body.expiresAt) - Date.now() - 1800_000)).toBeLessThan(5000);
     expect(up.body.url).toContain('X-Amz-Expires=1800');
+    // ...exactly when the signature stops working: X-Amz-Date (whole seconds) plus X-Amz-Expires.
+    expect(Date.parse(up.body.expiresAt)).toBe(signedAt(up.body.url) + 1800_000);
     const put = await fetch(up.body.url, { method: 'PUT', body: data, headers: up.body.headers });
     expect(put.status).toBe(200);
     const down = await call(
@@ -116,6 +127,7 @@ describe('uploads and downloads move real bytes', () => {
     );
     const got = new Uint8Array(await (await fetch(down.body.url)).arrayBuffer());
     expect(sha(got)).toBe(sha(data));
+    expect(Date.parse(down.body.expiresAt)).toBe(signedAt(down.body.url) + 1800_000);
   });
 
   it('a multipart upload of 3 parts with fetch, resumable from the recorded parts, then completed', async () => {

@@ -40,20 +40,36 @@ afterAll(async () => {
   await stack.close();
 });
 
-const rescan = (opts: Parameters<typeof runRescan>[1] = {}, pageSize?: number) =>
-  runRescan(
+/**
+ * Runs a rescan. `minIngestMs` makes every ingest last at least that long (the real ingest, then a
+ * wait), so a test of the time budget does not depend on how fast this machine ingests small files.
+ */
+const rescan = (opts: Parameters<typeof runRescan>[1] = {}, pageSize?: number, minIngestMs = 0) => {
+  const port = createIngestPort(stack.services);
+  const ingest: typeof port = {
+    ...port,
+    ingest: async (...args) => {
+      const [result] = await Promise.all([
+        port.ingest(...args),
+        new Promise((r) => setTimeout(r, minIngestMs)),
+      ]);
+      return result;
+    },
+  };
+  return runRescan(
     {
       pool: stack.services.db,
       s3: stack.services.s3.internal,
       bucket: stack.bucket,
       basePrefix: stack.config.s3.prefix,
       suffixes: stack.config.events.suffixes,
-      ingest: createIngestPort(stack.services),
+      ingest,
       log: stack.services.log,
       pageSize,
     },
     opts,
   );
+};
 
 const jobsFor = async (prefix: string) =>
   (
@@ -165,7 +181,7 @@ with h5py.File(sys.argv[1], 'w') as f:
       await putObject(stack, `budget/k${String(i).padStart(2, '0')}.h5`, f);
     const results: RescanResult[] = [];
     for (let run = 0; run < 30; run++) {
-      const r = await rescan({ prefix: 'budget/', maxSeconds: 0.4, concurrency: 1 }, 2);
+      const r = await rescan({ prefix: 'budget/', maxSeconds: 0.4, concurrency: 1 }, 2, 80);
       results.push(r);
       if (r.status === 'completed') break;
     }
