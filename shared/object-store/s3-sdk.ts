@@ -18,6 +18,11 @@ export function loadS3Sdk(): Promise<S3Sdk> {
   return sdk;
 }
 
+/** Whether anything in this process has loaded the SDK yet (tests check that presigning never does). */
+export function s3SdkLoaded(): boolean {
+  return sdk !== undefined;
+}
+
 /**
  * An S3 client created on its first `send`, when the SDK is loaded. `send` behaves as the SDK's;
  * `client()` gives the SDK client itself for helpers that want one (multipart `Upload`, POST policies).
