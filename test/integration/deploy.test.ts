@@ -16,6 +16,7 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { functionNames } from '../../functions/registry.ts';
+import { freePort } from '../../infra/local/free-port.ts';
 import { envSchema } from '../../shared/config/schema.ts';
 import { minioBody, putObject } from '../helpers/events.ts';
 import { createTestStack } from '../helpers/stack.ts';
@@ -183,7 +184,7 @@ describe('built bundles', () => {
 
   /** Starts a bundle and waits for its /healthz; `stderr()` is what it printed so far. */
   const startBundle = async (args: string[], env: Record<string, string> = {}) => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const child = await start(args, { ...minimalEnv(port), ...env });
     let stderr = '';
     child.stderr?.on('data', (d) => {
@@ -284,7 +285,7 @@ describe('built bundles', () => {
     };
     const children: ChildProcess[] = [];
     const run = async (fn: string) => {
-      const port = 20000 + Math.floor(Math.random() * 20000);
+      const port = await freePort();
       children.push(await start([`dist/${fn}/index.cjs`], { ...env, PORT: String(port) }));
       const url = `http://127.0.0.1:${port}`;
       let last = '';
