@@ -126,6 +126,8 @@ for (const [name, contents] of entries) {
     minify: true,
     sourcemap: 'linked',
     legalComments: 'none',
+    // esbuild's default, stated because the launcher depends on it (ASCII bundles are read as latin1).
+    charset: 'ascii',
     // pg's optional native binding; the HDF5 and TIFF readers and the POST-policy signer are loaded from
     // node_modules at run time, on first use only (the image ships them; see infra/docker/Dockerfile).
     external: [
@@ -153,7 +155,12 @@ for (const [name, contents] of entries) {
   await cp(path.join(root, 'shared/db/migrations'), path.join(dir, 'migrations'), {
     recursive: true,
   });
-  sizes[name] = (await stat(path.join(dir, 'app.cjs'))).size;
+  // The launcher reads bundles as latin1 (see launcher.ts): that is only exact for ASCII.
+  const bundle = await readFile(path.join(dir, 'app.cjs'));
+  const nonAscii = bundle.findIndex((b) => b > 0x7f);
+  if (nonAscii >= 0)
+    throw new Error(`dist/${name}/app.cjs has a non-ASCII byte at offset ${nonAscii}`);
+  sizes[name] = bundle.length;
 }
 // Functions only: the migration job runs once and exits.
 for (const name of [...FUNCTIONS, 'all']) await writeCodeCache(name);
