@@ -160,6 +160,8 @@ export function createFunctionApp(
   );
 
   app.get('/healthz', (c) => c.json({ status: 'ok', function: name }));
+  // The last failure reason per check, so a dependency that stays down is logged once, not per probe.
+  const lastFailure = new Map<string, string>();
   app.get('/readyz', async (c) => {
     const checks: Record<string, { ok: boolean; error?: string; ms: number }> = {};
     const probe = async (key: string, fn: () => Promise<unknown>) => {
@@ -167,12 +169,19 @@ export function createFunctionApp(
       try {
         await fn();
         checks[key] = { ok: true, ms: Math.round(performance.now() - t) };
+        if (lastFailure.delete(key)) log.info({ check: key }, `readiness: ${key} is back`);
       } catch (err) {
-        checks[key] = {
-          ok: false,
-          error: (err as Error).name || 'Error',
-          ms: Math.round(performance.now() - t),
-        };
+        // The answer is public, so it carries a code (ECONNREFUSED, 28P01, NoSuchBucket), never a
+        // message that could name hosts or users; the log gets the whole message.
+        const e = err as Error & { code?: unknown; errors?: unknown[] };
+        const inner = (e.errors?.[0] ?? e) as Error & { code?: unknown };
+        const reason =
+          typeof inner.code === 'string' && inner.code ? inner.code : inner.name || 'Error';
+        checks[key] = { ok: false, error: reason, ms: Math.round(performance.now() - t) };
+        if (lastFailure.get(key) !== reason) {
+          lastFailure.set(key, reason);
+          log.warn({ check: key, err: e }, `readiness: ${key} failed (${reason})`);
+        }
       }
     };
     await Promise.all([

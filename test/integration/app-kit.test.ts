@@ -1,5 +1,8 @@
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { freePort } from '../../infra/local/free-port.ts';
+import { createPool } from '../../shared/db/pool.ts';
 import { createFunctionApp, createRouter } from '../../shared/http/app-kit.ts';
 import { createTestStack, type TestStack } from '../helpers/stack.ts';
 
@@ -34,6 +37,33 @@ describe('function app shell', () => {
     const body = (await res.json()) as { checks: Record<string, { ok: boolean }> };
     expect(body.checks.objectStore?.ok).toBe(false);
     expect(body.checks.postgres?.ok).toBe(true);
+  });
+
+  it('names why a dependency is not ready by code, and logs the failure once while it lasts', async () => {
+    const port = await freePort(); // nothing listens there
+    const db = createPool({ url: `postgres://nobody@127.0.0.1:${port}/none` });
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    const app = createFunctionApp('test', { ...stack.services, db, log } as typeof stack.services);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await app.request('/readyz');
+        expect(res.status).toBe(503);
+        const body = (await res.json()) as {
+          checks: Record<string, { ok: boolean; error?: string }>;
+        };
+        expect(body.checks.postgres).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
+        expect(body.checks.objectStore?.ok).toBe(true);
+        // The public answer names no host or port.
+        expect(JSON.stringify(body)).not.toContain(String(port));
+      }
+      const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.check === 'postgres');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].level).toBe(40);
+      expect(warnings[0].err.message).toContain(String(port));
+    } finally {
+      await db.end();
+    }
   });
 
   it('renders validation failures as one 400 naming every bad field', async () => {
