@@ -17,9 +17,10 @@ port=${CHECK_PORT:-18090}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-if command -v docker >/dev/null; then
+# A docker CLI without a reachable daemon does not count.
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
   engine=(docker)
-elif command -v podman >/dev/null; then
+elif command -v podman >/dev/null && podman info >/dev/null 2>&1; then
   engine=(podman)
 elif command -v buildah >/dev/null; then
   engine=(buildah --storage-driver "${STORAGE_DRIVER:-vfs}")
