@@ -41,7 +41,8 @@ if [[ ${1:-} == --standin ]]; then
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
   # The host's CA bundle, for machines whose registry access goes through an intercepting proxy.
-  cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/" 2>/dev/null || true
+  mkdir -p "$rootfs/etc/ssl/certs"
+  [[ -f /etc/ssl/certs/ca-certificates.crt ]] && cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
   printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' >"$rootfs/usr/local/etc/npmrc"
   chroot "$rootfs" groupadd -g 1000 node
   chroot "$rootfs" useradd -u 1000 -g node -m node
@@ -57,7 +58,7 @@ fi
 
 git clone -q "$top" "$work/src"
 if [[ ${engine[0]} == buildah ]]; then
-  "${engine[@]}" bud -q --pull=never --isolation chroot --network host \
+  "${engine[@]}" bud -q --format docker --pull=never --isolation chroot --network host \
     -f infra/docker/Dockerfile -t "$tag" "$work/src" >/dev/null
 else
   "${engine[@]}" build -q -f "$work/src/infra/docker/Dockerfile" -t "$tag" "$work/src" >/dev/null

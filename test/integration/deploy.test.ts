@@ -155,6 +155,26 @@ describe('deployment files', () => {
     expect(dockerfile).toMatch(/COPY --from=build \/src\/dist \.\/dist/);
     expect(dockerfile).toMatch(/RUN npm run build/);
     expect(dockerfile).toMatch(/EXPOSE 8080/);
+    // Runtime-only packages are installed against the lockfile, not re-resolved at build time.
+    expect(dockerfile).toMatch(
+      /COPY package\.json package-lock\.json \.\/\n.*npm install --omit=dev/s,
+    );
+  });
+
+  it("the build context leaves out a working checkout's node_modules, builds and data", () => {
+    const ignored = readFileSync('.dockerignore', 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    for (const entry of ['node_modules/', 'dist/', '.sluice/', '.git/'])
+      expect(ignored).toContain(entry);
+    // Everything the build stage needs is still sent.
+    for (const needed of ['package.json', 'package-lock.json', 'infra/', 'shared/', 'functions/'])
+      expect(ignored.some((l) => needed.startsWith(l))).toBe(false);
+  });
+
+  it('the image check script parses', () => {
+    execFileSync('bash', ['-n', 'infra/docker/check-image.sh']);
   });
 });
 
