@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { createTokenVerifier, type TokenVerifier } from './auth/jwt.ts';
 import type { Config } from './config/load.ts';
-import { createPool } from './db/pool.ts';
+import { type Db, LazyPool } from './db/lazy-pool.ts';
 import { createLogger, type Logger } from './log/logger.ts';
 import { createS3Clients, type S3Clients, s3Probe } from './object-store/clients.ts';
 import { StorageResolver } from './storage/resolver.ts';
@@ -13,7 +13,8 @@ import { StorageResolver } from './storage/resolver.ts';
 export interface Services {
   config: Config;
   log: Logger;
-  readonly db: pg.Pool;
+  /** Postgres; the driver loads and the pool is created on the first query. */
+  readonly db: Db;
   /** The pool if something already created it (metrics must not open connections). */
   readonly dbIfCreated: pg.Pool | undefined;
   readonly s3: S3Clients;
@@ -31,7 +32,11 @@ export function createServices(
   const log =
     overrides.log ??
     createLogger({ level: config.log.level, file: config.log.file, name: 'sluice' });
-  let db = overrides.db;
+  // An override is a pg.Pool or another services' LazyPool; this one owns (and ends) only its own.
+  const own = overrides.db
+    ? undefined
+    : new LazyPool({ url: config.database.url, max: config.database.poolMax });
+  const db = overrides.db ?? (own as LazyPool);
   let s3 = overrides.s3;
   const getS3 = () => {
     s3 ??= createS3Clients(config.s3);
@@ -41,12 +46,9 @@ export function createServices(
   return {
     config,
     log,
-    get db() {
-      db ??= createPool({ url: config.database.url, max: config.database.poolMax });
-      return db;
-    },
+    db,
     get dbIfCreated() {
-      return db;
+      return db instanceof LazyPool ? db.created : (db as pg.Pool);
     },
     get s3() {
       return getS3();
@@ -54,7 +56,7 @@ export function createServices(
     storage: new StorageResolver(config.storage, { bucket: config.s3.bucket, s3Probe: probe }, log),
     verifyToken: createTokenVerifier(config.auth),
     async close() {
-      if (db && !overrides.db) await db.end().catch(() => {});
+      await own?.end().catch(() => {});
       if (s3 && !overrides.s3) {
         s3.internal.destroy();
         s3.admin.destroy();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
-import { withTransaction } from '../../shared/db/pool.ts';
+import { withTransaction } from '../../shared/db/transaction.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
 import { presignerFor } from '../../shared/object-store/presign-urls.ts';
 import { loadS3Sdk } from '../../shared/object-store/s3-sdk.ts';

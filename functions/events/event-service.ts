@@ -72,7 +72,7 @@ export async function handleObjectEvent(services: Services, e: ObjectEvent): Pro
     versionId: e.versionId,
     size: e.size,
   });
-  ingestOutcomes.inc({ status: outcome.status });
+  ingestOutcomes.inc([outcome.status]);
   return {
     ...base,
     status: outcome.status,

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Db } from '../../shared/db/lazy-pool.ts';
 
 /** A rescan run as recorded and returned by `POST /rescan`. */
 export interface RescanRun {
@@ -27,7 +27,7 @@ const columns = `id, started_at AS "startedAt", finished_at AS "finishedAt", sta
   ingested, failed, retried, reclaimed, error`;
 
 /** SQL for `rescan_runs` and `rescan_checkpoints`, in one place. */
-export function rescanRepository(db: pg.Pool) {
+export function rescanRepository(db: Db) {
   return {
     async start(r: {
       bucket: string;

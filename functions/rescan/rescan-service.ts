@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Db } from '../../shared/db/lazy-pool.ts';
 import type { Logger } from '../../shared/log/logger.ts';
 import { rescanObjects } from '../../shared/metrics/registry.ts';
 import { loadS3Sdk, type S3Sender } from '../../shared/object-store/s3-sdk.ts';
@@ -46,7 +46,7 @@ export interface RescanResult {
 }
 
 export interface RescanDeps {
-  pool: pg.Pool;
+  pool: Db;
   s3: S3Sender;
   bucket: string;
   basePrefix: string;
@@ -232,7 +232,7 @@ export async function runRescan(deps: RescanDeps, opts: RescanOptions = {}): Pro
       }
       const status = fullPass ? 'completed' : 'partial';
       for (const kind of ['listed', 'missing', 'ingested', 'failed', 'reclaimed'] as const)
-        rescanObjects.inc({ kind }, counts[kind]);
+        rescanObjects.inc([kind], counts[kind]);
       progress(true);
       const finished = await repo.finish(run.id, {
         status,

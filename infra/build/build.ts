@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { freePort } from '../local/free-port.ts';
+import { RUNTIME_PACKAGES } from './runtime-packages.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const out = path.join(root, 'dist');
@@ -66,6 +67,23 @@ const pgOnNode: Plugin = {
   },
 };
 
+/**
+ * The AWS SDK is loaded on first use only (shared/object-store/s3-sdk.ts); bundled inline it would still
+ * be read, and its code cache deserialised, at every start. It is built once, as dist/s3-sdk.cjs, and
+ * function bundles require it from there when a request first needs the store.
+ */
+const sdkModule = path.join(root, 'shared/object-store/s3-sdk-module.ts');
+const sdkApart: Plugin = {
+  name: 's3-sdk-apart',
+  setup(b) {
+    b.onResolve({ filter: /[\\/]s3-sdk-module\.ts$/ }, (args) =>
+      path.resolve(args.resolveDir, args.path) === sdkModule
+        ? { path: '../s3-sdk.cjs', external: true }
+        : undefined,
+    );
+  },
+};
+
 /** Starts `dist/<name>/index.cjs --write-code-cache` with throwaway settings; it writes the cache and exits. */
 async function writeCodeCache(name: string): Promise<void> {
   const port = await freePort();
@@ -110,6 +128,20 @@ await writeFile(
   "// Container entry: SLUICE_FUNCTION picks dist/<name>/ (default: all).\nrequire('./launcher.cjs').launchSelected(__dirname);\n",
 );
 
+await build({
+  entryPoints: [sdkModule],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  mainFields: ['module', 'main'],
+  outfile: path.join(out, 's3-sdk.cjs'),
+  minify: true,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
 const sizes: Record<string, number> = {};
 for (const [name, contents] of entries) {
   const dir = path.join(out, name);
@@ -128,16 +160,8 @@ for (const [name, contents] of entries) {
     legalComments: 'none',
     // esbuild's default, stated because the launcher depends on it (ASCII bundles are read as latin1).
     charset: 'ascii',
-    // pg's optional native binding; the HDF5 and TIFF readers and the POST-policy signer are loaded from
-    // node_modules at run time, on first use only (the image ships them; see infra/docker/Dockerfile).
-    external: [
-      'pg-native',
-      'h5wasm',
-      'h5wasm/*',
-      'h5wasm-plugins',
-      'geotiff',
-      '@aws-sdk/s3-presigned-post',
-    ],
+    // pg's optional native binding, and the packages loaded from node_modules at run time.
+    external: ['pg-native', ...RUNTIME_PACKAGES, 'h5wasm/*'],
     // import() inside a vm.Script has no loader on Node 20 (the SDK imports node:http that way):
     // let esbuild turn every import() into require(). External packages go through importExternal().
     supported: { 'dynamic-import': false },
@@ -145,7 +169,7 @@ for (const [name, contents] of entries) {
     banner: {
       js: "const __sluice_import_meta_url = require('node:url').pathToFileURL(__filename).href;",
     },
-    plugins: [zodEnglishOnly, pgOnNode],
+    plugins: [zodEnglishOnly, pgOnNode, sdkApart],
     logLevel: 'warning',
   });
   await writeFile(

@@ -10,7 +10,15 @@ const flag = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
   return z.NEVER;
 });
 
-const int = (min = 0) => z.coerce.number().int().min(min);
+// One schema per minimum, shared by every field that uses it: schemas are immutable, and each one built
+// is start-up time (this module is evaluated at every cold start).
+const ints = new Map<number, ReturnType<typeof buildInt>>();
+const buildInt = (min: number) => z.coerce.number().int().min(min);
+const int = (min = 0) => {
+  const s = ints.get(min) ?? buildInt(min);
+  ints.set(min, s);
+  return s;
+};
 const optionalText = z
   .string()
   .optional()

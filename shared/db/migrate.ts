@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type pg from 'pg';
+import type { Db } from './lazy-pool.ts';
 
 /**
  * Where the ordered `NNN-name.sql` files live. Bundles ship them beside the entry under `migrations/`;
@@ -18,7 +18,7 @@ const LOCK_KEY = 7_310_221;
  * Applies every not-yet-applied migration in file-name order, each in its own transaction, recording
  * it in `sluice_migrations`. Returns the names applied by this call.
  */
-export async function migrate(pool: pg.Pool, dir = defaultMigrationsDir()): Promise<string[]> {
+export async function migrate(pool: Db, dir = defaultMigrationsDir()): Promise<string[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{3}-[a-z0-9-]+\.sql$/.test(f)).sort();
   const client = await pool.connect();
   const applied: string[] = [];

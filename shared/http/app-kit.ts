@@ -7,7 +7,7 @@ import type { AccessScope } from '../auth/access-scope.ts';
 import { bearer, isAdmin, type Principal } from '../auth/jwt.ts';
 import { AppError, ERRORS, mapInfrastructureError, reasonPhrase } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { httpDuration, jobsByStatus, poolConnections, registry } from '../metrics/registry.ts';
+import { httpDuration, metricsRegistry } from '../metrics/registry.ts';
 import { pingBucket } from '../object-store/clients.ts';
 import type { Services } from '../services.ts';
 import { DocsPage } from './docs-page.tsx';
@@ -213,6 +213,7 @@ export function createFunctionApp(
     );
   });
   app.get('/metrics', async (c) => {
+    const { registry, jobsByStatus, poolConnections } = await metricsRegistry();
     const pool = services.dbIfCreated;
     if (pool) {
       poolConnections.set({ state: 'total' }, pool.totalCount);

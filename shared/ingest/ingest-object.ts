@@ -143,9 +143,9 @@ export async function ingestObject(
       output = chosen === 'profile' ? profilePipeline(h5, file) : tablesPipeline(h5, file);
       const result = await publish(services.db, claimed, owner, output, bytes);
       const done = await repo.get(claimed.id);
-      ingestRows.inc({ pipeline: output.pipeline }, result.rows);
-      ingestBytes.inc(bytes);
-      ingestSeconds.observe({ status: 'done' }, (performance.now() - started) / 1000);
+      ingestRows.inc([output.pipeline], result.rows);
+      ingestBytes.inc([], bytes);
+      ingestSeconds.observe(['done'], (performance.now() - started) / 1000);
       log.info(
         {
           rows: result.rows,

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Db } from '../db/lazy-pool.ts';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'source_deleted';
 
@@ -37,7 +38,7 @@ export const jobColumns = `id, bucket, key, etag, version_id AS "versionId", siz
 export const MAX_ATTEMPTS = 5;
 
 /** SQL for `ingest_jobs`, in one place. */
-export function jobsRepository(db: pg.Pool | pg.PoolClient) {
+export function jobsRepository(db: Db | pg.PoolClient) {
   return {
     /**
      * Claims the job for (bucket, key, etag): creates it running, or takes it over when it is queued,

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import type { Db } from '../db/lazy-pool.ts';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from './copy-binary.ts';
 import { ident } from './copy-text.ts';
 import type { IngestJob } from './jobs-repository.ts';
@@ -43,7 +44,7 @@ async function copyInto(client: pg.PoolClient, table: string, t: OutputTable) {
  * If the job's lease was lost meanwhile, everything rolls back.
  */
 export async function publish(
-  pool: pg.Pool,
+  pool: Db,
   job: IngestJob,
   owner: string,
   output: PipelineOutput,

@@ -35,7 +35,7 @@ export function presignerFor(
         ? {
             ...signer,
             presign: (req) => {
-              presignsIssued.inc(req.method);
+              presignsIssued.inc([req.method]);
               return signer.presign(req);
             },
           }

@@ -3,18 +3,19 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 /** Anything that sends S3 commands: an SDK client or a {@link LazyS3Client}. */
 export type S3Sender = Pick<S3Client, 'send'>;
 
-/** The AWS SDK's S3 module. */
-export type S3Sdk = typeof import('@aws-sdk/client-s3');
+/** The parts of the AWS SDK the functions use (S3 client, commands, multipart `Upload`). */
+export type S3Sdk = typeof import('./s3-sdk-module.ts');
 
 let sdk: Promise<S3Sdk> | undefined;
 
 /**
- * Loads the AWS SDK on first use. It is the largest part of a function bundle, and many requests never
- * reach the store (presigning is done without it), so a cold start does not pay for it. Code that needs
- * a command class writes `const { HeadObjectCommand } = await loadS3Sdk();`.
+ * Loads the AWS SDK on first use. It would be the largest part of a function bundle, and many requests
+ * never reach the store (presigning is done without it), so a cold start does not pay for it: built
+ * functions load it from a bundle of its own. Code that needs a command class writes
+ * `const { HeadObjectCommand } = await loadS3Sdk();`.
  */
 export function loadS3Sdk(): Promise<S3Sdk> {
-  sdk ??= import('@aws-sdk/client-s3');
+  sdk ??= import('./s3-sdk-module.ts');
   return sdk;
 }
 

@@ -16,6 +16,7 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { functionNames } from '../../functions/registry.ts';
+import { RUNTIME_PACKAGES } from '../../infra/build/runtime-packages.ts';
 import { freePort } from '../../infra/local/free-port.ts';
 import { envSchema } from '../../shared/config/schema.ts';
 import { minioBody, putObject } from '../helpers/events.ts';
@@ -158,6 +159,12 @@ describe('deployment files', () => {
     // Runtime-only packages are installed against the lockfile, not re-resolved at build time.
     expect(dockerfile).toMatch(
       /COPY package\.json package-lock\.json \.\/\n.*npm install --omit=dev/s,
+    );
+    // Exactly the packages the bundles leave out (infra/build/runtime-packages.ts) are installed.
+    const keep = dockerfile.match(/const keep=(\[[^\]]*\])/)?.[1];
+    expect(keep, 'the runtime-deps stage names its packages in `const keep=[...]`').toBeDefined();
+    expect(JSON.parse((keep ?? '[]').replaceAll("'", '"')).sort()).toEqual(
+      [...RUNTIME_PACKAGES].sort(),
     );
   });
 
@@ -339,6 +346,12 @@ describe('built bundles', () => {
       const list = await fetch(`${presign}/api/v1/objects`, { headers: auth });
       expect(list.status).toBe(200);
       expect(JSON.stringify(await list.json())).toContain('alice/listed.txt');
+      // The SDK came from dist/s3-sdk.cjs; prom-client loads on this first scrape.
+      const metrics = await (await fetch(`${presign}/metrics`)).text();
+      expect(metrics).toMatch(
+        /sluice_http_request_duration_seconds_count\{[^}]*route="\/api\/v1\/uploads",status="200"\} 1/,
+      );
+      expect(metrics).toContain('sluice_process_resident_memory_bytes');
 
       // events: a Blosc-compressed file needs the HDF5 reader and its filter plugins, both loaded from
       // node_modules on first use through the launcher.

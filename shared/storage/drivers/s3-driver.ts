@@ -1,13 +1,6 @@
 import type { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { LazyS3Client } from '../../object-store/s3-sdk.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { LazyS3Client, loadS3Sdk } from '../../object-store/s3-sdk.ts';
 import { splitRelative } from '../resolve-path.ts';
 import type { ItemStat, StorageDriver } from './driver.ts';
 
@@ -30,6 +23,7 @@ export function createS3Driver(opts: {
   return {
     kind: 's3',
     async read(key) {
+      const { GetObjectCommand } = await loadS3Sdk();
       try {
         const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: toKey(key) }));
         return Buffer.from(
@@ -44,6 +38,7 @@ export function createS3Driver(opts: {
     },
     async write(key, data) {
       const full = toKey(key);
+      const { Upload } = await loadS3Sdk();
       // lib-storage switches to multipart for large streams and aborts the upload on failure.
       const sdkClient = client instanceof LazyS3Client ? await client.client() : client;
       await new Upload({
@@ -53,6 +48,7 @@ export function createS3Driver(opts: {
       return (await this.stat(key)) as ItemStat;
     },
     async stat(key) {
+      const { HeadObjectCommand } = await loadS3Sdk();
       try {
         const h = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: toKey(key) }));
         return {
@@ -67,6 +63,7 @@ export function createS3Driver(opts: {
       }
     },
     async *list(sub = '') {
+      const { ListObjectsV2Command } = await loadS3Sdk();
       let token: string | undefined;
       do {
         const page = await client.send(
@@ -90,9 +87,11 @@ export function createS3Driver(opts: {
       } while (token);
     },
     async delete(key) {
+      const { DeleteObjectCommand } = await loadS3Sdk();
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: toKey(key) }));
     },
     async stream(key, range) {
+      const { GetObjectCommand } = await loadS3Sdk();
       try {
         const out = await client.send(
           new GetObjectCommand({

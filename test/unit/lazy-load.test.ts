@@ -3,17 +3,20 @@ import { createPresignApp } from '../../functions/presign/app.ts';
 import { mintAccessToken } from '../../shared/auth/jwt.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { silentLogger } from '../../shared/log/logger.ts';
+import { metricsRegistryLoaded } from '../../shared/metrics/registry.ts';
 import { s3SdkLoaded } from '../../shared/object-store/s3-sdk.ts';
 import { createServices } from '../../shared/services.ts';
 
-// The AWS SDK is the largest part of a bundle; a cold start and a presign request must not pay for it.
-describe('the AWS SDK loads on first use', () => {
-  it('is not loaded by starting the presign function, /healthz, presigned uploads or downloads', async () => {
+// The AWS SDK is the largest part of a bundle, and prom-client and pg cost several ms each to load: a
+// cold start and a presign request must not pay for them.
+describe('the AWS SDK, prom-client and the Postgres pool load on first use', () => {
+  it('none is loaded by starting the presign function, /healthz, presigned uploads or downloads', async () => {
     const config = parseConfig({
       JWT_SECRET: 'unit-secret',
       MINIO_ACCESS_KEY: 'a',
       MINIO_SECRET_KEY: 'b',
       MINIO_ENDPOINT: 'http://127.0.0.1:9',
+      DATABASE_URL: 'postgres://sluice@127.0.0.1:9/sluice',
     });
     const services = createServices(config, { log: silentLogger });
     const app = createPresignApp(services);
@@ -33,10 +36,25 @@ describe('the AWS SDK loads on first use', () => {
     });
     expect(down.status).toBe(200);
     expect(s3SdkLoaded()).toBe(false);
+    expect(metricsRegistryLoaded()).toBe(false);
+    expect(services.dbIfCreated).toBeUndefined();
+
+    // The first scrape loads prom-client and shows what was recorded before it.
+    const metrics = await (await app.request('/metrics')).text();
+    expect(metricsRegistryLoaded()).toBe(true);
+    expect(metrics).toContain('sluice_presigns_total{method="PUT"} 1');
+    expect(metrics).toContain('sluice_presigns_total{method="GET"} 1');
+    expect(metrics).toMatch(
+      /sluice_http_request_duration_seconds_count\{[^}]*route="\/healthz"[^}]*\} 1/,
+    );
+    expect(metrics).toContain('sluice_process_cpu_user_seconds_total');
 
     // The first call that talks to the store loads it.
     await services.s3.internal.client();
     expect(s3SdkLoaded()).toBe(true);
+    // The first query creates the pool (nothing listens on port 9, so it fails: that is fine here).
+    await expect(services.db.query('SELECT 1')).rejects.toThrow();
+    expect(services.dbIfCreated).toBeDefined();
     await services.close();
   });
 });
