@@ -29,8 +29,14 @@ const uploadBody = z
       .openapi({ description: 'Presigned POST with content-length-range' }),
   })
   .strict();
-const keyQuery = z.object({ key: z.string().min(1).max(1024) });
-const uploadIdParam = z.object({ uploadId: z.string().min(1).max(1024) });
+// Shared where routes take the same field: every schema built here is cold-start time.
+const text1024 = z.string().min(1).max(1024);
+const partKey = z.string().min(1);
+const etag = z.string().min(1).max(200);
+const pageLimit = z.coerce.number().int().min(1).max(1000).default(1000);
+const refreshBody = z.object({ refreshToken: z.string().min(10).max(200) }).strict();
+const keyQuery = z.object({ key: text1024 });
+const uploadIdParam = z.object({ uploadId: text1024 });
 const partNumber = z.number().int().min(1).max(10_000);
 const username = z
   .string()
@@ -47,7 +53,7 @@ export function presignRoutes(services: Services): AppRouter {
       path: '/auth/login',
       summary: 'Log in with a local account',
       request: {
-        body: json(z.object({ username, password: z.string().min(1).max(1024) }).strict()),
+        body: json(z.object({ username, password: text1024 }).strict()),
       },
       responses: ok('Access and refresh tokens'),
     }),
@@ -61,7 +67,7 @@ export function presignRoutes(services: Services): AppRouter {
       method: 'post',
       path: '/auth/refresh',
       summary: 'Trade a refresh token for a new pair (rotation)',
-      request: { body: json(z.object({ refreshToken: z.string().min(10).max(200) }).strict()) },
+      request: { body: json(refreshBody) },
       responses: ok('New tokens'),
     }),
     async (c) => c.json(await authService.refresh(services, c.req.valid('json').refreshToken), 200),
@@ -71,7 +77,7 @@ export function presignRoutes(services: Services): AppRouter {
       method: 'post',
       path: '/auth/logout',
       summary: 'Revoke a refresh token',
-      request: { body: json(z.object({ refreshToken: z.string().min(10).max(200) }).strict()) },
+      request: { body: json(refreshBody) },
       responses: ok('Revoked'),
     }),
     async (c) => {
@@ -183,9 +189,7 @@ export function presignRoutes(services: Services): AppRouter {
       request: {
         params: uploadIdParam,
         body: json(
-          z
-            .object({ key: z.string().min(1), partNumbers: z.array(partNumber).min(1).max(1000) })
-            .strict(),
+          z.object({ key: partKey, partNumbers: z.array(partNumber).min(1).max(1000) }).strict(),
         ),
       },
       responses: ok('Part URLs'),
@@ -214,8 +218,8 @@ export function presignRoutes(services: Services): AppRouter {
         body: json(
           z
             .object({
-              key: z.string().min(1),
-              etag: z.string().min(1).max(200),
+              key: partKey,
+              etag,
               size: z.number().int().min(0).optional(),
             })
             .strict(),
@@ -243,7 +247,7 @@ export function presignRoutes(services: Services): AppRouter {
         params: uploadIdParam,
         query: keyQuery.extend({
           cursor: z.coerce.number().int().min(0).default(0),
-          limit: z.coerce.number().int().min(1).max(1000).default(1000),
+          limit: pageLimit,
         }),
       },
       responses: ok('Parts'),
@@ -273,11 +277,8 @@ export function presignRoutes(services: Services): AppRouter {
         body: json(
           z
             .object({
-              key: z.string().min(1),
-              parts: z
-                .array(z.object({ partNumber, etag: z.string().min(1).max(200) }).strict())
-                .min(1)
-                .max(10_000),
+              key: partKey,
+              parts: z.array(z.object({ partNumber, etag }).strict()).min(1).max(10_000),
             })
             .strict(),
         ),
@@ -340,7 +341,7 @@ export function presignRoutes(services: Services): AppRouter {
         query: z.object({
           prefix: z.string().max(1024).optional(),
           cursor: z.string().max(2048).optional(),
-          limit: z.coerce.number().int().min(1).max(1000).default(1000),
+          limit: pageLimit,
         }),
       },
       responses: ok('Objects'),
@@ -355,7 +356,7 @@ export function presignRoutes(services: Services): AppRouter {
   );
 
   // --- compatibility routes of the original service (same behaviour, real expiry reported) ---
-  const objectName = z.object({ object_name: z.string().min(1).max(1024) });
+  const objectName = z.object({ object_name: text1024 });
   r.openapi(
     createRoute({
       method: 'post',

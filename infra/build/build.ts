@@ -68,19 +68,36 @@ const pgOnNode: Plugin = {
 };
 
 /**
- * The AWS SDK is loaded on first use only (shared/object-store/s3-sdk.ts); bundled inline it would still
- * be read, and its code cache deserialised, at every start. It is built once, as dist/s3-sdk.cjs, and
- * function bundles require it from there when a request first needs the store.
+ * Modules the functions load on first use only, with `import()`: the AWS SDK (the first call that
+ * reaches the store), pg (the first query) and prom-client (the first /metrics scrape). Bundled inline
+ * they would still be read, and their code cache deserialised, at every start. Each is built once, as
+ * dist/<chunk>.cjs, and a function bundle requires it from there when it is first needed. Only dynamic
+ * imports are redirected: the migration job imports the pool statically and keeps it inline.
  */
-const sdkModule = path.join(root, 'shared/object-store/s3-sdk-module.ts');
-const sdkApart: Plugin = {
-  name: 's3-sdk-apart',
+const lazyChunks: { chunk: string; entry: string; match: (resolved: string) => boolean }[] = [
+  {
+    chunk: 's3-sdk',
+    entry: path.join(root, 'shared/object-store/s3-sdk-module.ts'),
+    match: (p) => p === path.join(root, 'shared/object-store/s3-sdk-module.ts'),
+  },
+  {
+    chunk: 'pg-pool',
+    entry: path.join(root, 'shared/db/pool.ts'),
+    match: (p) => p === path.join(root, 'shared/db/pool.ts'),
+  },
+  { chunk: 'prom-client', entry: 'prom-client', match: (p) => p === 'prom-client' },
+];
+const lazyApart: Plugin = {
+  name: 'lazy-chunks-apart',
   setup(b) {
-    b.onResolve({ filter: /[\\/]s3-sdk-module\.ts$/ }, (args) =>
-      path.resolve(args.resolveDir, args.path) === sdkModule
-        ? { path: '../s3-sdk.cjs', external: true }
-        : undefined,
-    );
+    b.onResolve({ filter: /.*/ }, (args) => {
+      if (args.kind !== 'dynamic-import') return undefined;
+      const resolved = args.path.startsWith('.')
+        ? path.resolve(args.resolveDir, args.path)
+        : args.path;
+      const hit = lazyChunks.find((c) => c.match(resolved));
+      return hit ? { path: `../${hit.chunk}.cjs`, external: true } : undefined;
+    });
   },
 };
 
@@ -128,19 +145,23 @@ await writeFile(
   "// Container entry: SLUICE_FUNCTION picks dist/<name>/ (default: all).\nrequire('./launcher.cjs').launchSelected(__dirname);\n",
 );
 
-await build({
-  entryPoints: [sdkModule],
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  mainFields: ['module', 'main'],
-  outfile: path.join(out, 's3-sdk.cjs'),
-  minify: true,
-  sourcemap: 'linked',
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+for (const { chunk, entry } of lazyChunks) {
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    mainFields: ['module', 'main'],
+    outfile: path.join(out, `${chunk}.cjs`),
+    minify: true,
+    sourcemap: 'linked',
+    legalComments: 'none',
+    external: ['pg-native'],
+    plugins: [pgOnNode],
+    logLevel: 'warning',
+  });
+}
 
 const sizes: Record<string, number> = {};
 for (const [name, contents] of entries) {
@@ -169,7 +190,7 @@ for (const [name, contents] of entries) {
     banner: {
       js: "const __sluice_import_meta_url = require('node:url').pathToFileURL(__filename).href;",
     },
-    plugins: [zodEnglishOnly, pgOnNode, sdkApart],
+    plugins: [zodEnglishOnly, pgOnNode, lazyApart],
     logLevel: 'warning',
   });
   await writeFile(

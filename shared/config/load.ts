@@ -68,30 +68,33 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const backendSchema = z
-  .object({
-    type: z.enum(['local', 'nfs', 's3']),
-    base_path: z.string().min(1).optional(),
-    bucket: z.string().min(3).optional(),
-    prefix: z.string().optional(),
-    description: z.string().optional(),
-  })
-  .strict();
-
-const tomlSchema = z
-  .object({
-    storage: z
-      .record(
-        z.string().regex(/^[a-z][a-z0-9_-]*$/i, 'backend names are [a-z0-9_-]'),
-        backendSchema,
-      )
-      .optional(),
-    ingest: z
-      .object({ pipelines: z.record(z.string(), z.enum(['tables', 'profile'])).optional() })
-      .strict()
-      .optional(),
-  })
-  .passthrough();
+// Built on first use: most deployments set no SLUICE_CONFIG, and every schema built at module load is
+// cold-start time.
+const buildTomlSchema = () =>
+  z
+    .object({
+      storage: z
+        .record(
+          z.string().regex(/^[a-z][a-z0-9_-]*$/i, 'backend names are [a-z0-9_-]'),
+          z
+            .object({
+              type: z.enum(['local', 'nfs', 's3']),
+              base_path: z.string().min(1).optional(),
+              bucket: z.string().min(3).optional(),
+              prefix: z.string().optional(),
+              description: z.string().optional(),
+            })
+            .strict(),
+        )
+        .optional(),
+      ingest: z
+        .object({ pipelines: z.record(z.string(), z.enum(['tables', 'profile'])).optional() })
+        .strict()
+        .optional(),
+    })
+    .passthrough();
+type TomlConfig = z.infer<ReturnType<typeof buildTomlSchema>>;
+let tomlSchema: ReturnType<typeof buildTomlSchema> | undefined;
 
 /** Turns `host:port` or a URL into a URL string, honouring `MINIO_SECURE` for the bare form. */
 export function endpointUrl(value: string, secure: boolean): string {
@@ -117,7 +120,7 @@ function databaseUrl(env: Env): string {
   return `postgres://${auth}@${host}:${env.POSTGRES_PORT}/${encodeURIComponent(env.POSTGRES_DB)}`;
 }
 
-function readToml(file: string): z.infer<typeof tomlSchema> {
+function readToml(file: string): TomlConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -130,17 +133,14 @@ function readToml(file: string): z.infer<typeof tomlSchema> {
   } catch (err) {
     throw new ConfigError(`SLUICE_CONFIG: '${file}' is not valid TOML: ${(err as Error).message}`);
   }
+  tomlSchema ??= buildTomlSchema();
   const parsed = tomlSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, `${file}: `));
   return parsed.data;
 }
 
 /** Builds the backend list: `[storage.*]` from TOML, else the legacy `SHARED_STORAGE_ROOT`, plus `data`. */
-function storageBackends(
-  env: Env,
-  toml: z.infer<typeof tomlSchema>,
-  source: string,
-): BackendConfig[] {
+function storageBackends(env: Env, toml: TomlConfig, source: string): BackendConfig[] {
   const backends: BackendConfig[] = [];
   const tables = toml.storage ?? {};
   for (const [name, b] of Object.entries(tables)) {

@@ -64,7 +64,10 @@ async function coldStart(file: string, args: string[] = []): Promise<number> {
       await new Promise((r) => setTimeout(r, 2));
     }
   } finally {
+    // Wait until it is gone: a process still tearing down would compete with the next start.
+    const gone = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
+    await gone;
   }
 }
 
@@ -74,7 +77,8 @@ const median = (xs: number[]) => {
 };
 
 // Every target is started once per round, rounds repeated RUNS times, so a machine that slows down or
-// speeds up during the run (shared CPUs do) shifts the baseline and the functions alike.
+// speeds up during the run (shared CPUs do) shifts the baseline and the functions alike. Each round
+// uses its own order (a fixed-seed shuffle), so no target always starts after the same neighbour.
 interface Target {
   file: string;
   args: string[];
@@ -90,12 +94,18 @@ const fns = FUNCTIONS.map((fn) => ({
 }));
 const all = [bareEsm, bareCjs, ...fns.flatMap((f) => [f.cached, f.uncached])];
 for (const t of all) await coldStart(t.file, t.args); // warm the file cache
+let seed = 0x5eed;
+const random = () => {
+  seed = (seed * 1103515245 + 12345) % 2 ** 31;
+  return seed / 2 ** 31;
+};
 for (let round = 0; round < RUNS; round++) {
-  // Rotate the order so no target always follows the same neighbour.
-  for (let i = 0; i < all.length; i++) {
-    const t = all[(i + round) % all.length]!;
-    t.runs.push(await coldStart(t.file, t.args));
+  const order = [...all];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
   }
+  for (const t of order) t.runs.push(await coldStart(t.file, t.args));
 }
 const ms = (t: Target) => Math.round(median(t.runs));
 

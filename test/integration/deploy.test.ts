@@ -325,6 +325,14 @@ describe('built bundles', () => {
       throw new Error(`${fn} bundle never became ready: ${last}`);
     };
     try {
+      // The migration job's bundle (pg inline, not a lazy chunk) runs against the real database.
+      const migrated = spawnSync(process.execPath, ['dist/migrate/index.cjs'], {
+        env: { PATH: process.env.PATH, ...env },
+        encoding: 'utf8',
+      });
+      expect(migrated.status, migrated.stderr).toBe(0);
+      expect(JSON.parse(migrated.stdout)).toMatchObject({ msg: 'migrations applied', applied: [] });
+
       // presign: a multipart plan (CreateMultipartUpload through the bundled SDK), listing, abort.
       const presign = await run('presign');
       const auth = { authorization: `Bearer ${await stack.token('alice')}` };
