@@ -146,6 +146,9 @@ export function createFunctionApp(
     },
   });
   app.use('*', async (c, next) => {
+    // GET and HEAD bodies are never read here; asking for one would make the Node adapter build a full
+    // Request object (its lightweight one has none) on every probe and download.
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     const length = c.req.header('content-length');
     if (length !== undefined) {
       if (Number(length) > maxBody) throw tooLarge();
