@@ -4,7 +4,8 @@
 //   app.cjs.cache  V8 bytecode for it, written by starting the function once (see launcher.ts)
 //   index.cjs      `node dist/<fn>/index.cjs` starts it
 //   migrations/    the SQL migrations (the runner looks for ./migrations beside the bundle)
-// and dist/start.cjs is the container entry: SLUICE_FUNCTION picks the folder.
+// and dist/start.cjs is the container entry: SLUICE_FUNCTION picks the folder. dist/s3-sdk.cjs,
+// dist/pg-pool.cjs and dist/prom-client.cjs are the modules functions load on first use (see lazyChunks).
 import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
