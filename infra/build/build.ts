@@ -159,6 +159,9 @@ for (const { chunk, entry } of lazyChunks) {
     sourcemap: 'linked',
     legalComments: 'none',
     external: ['pg-native'],
+    // The launcher reads chunks as latin1 and runs them as a vm.Script too (no import() there).
+    charset: 'ascii',
+    supported: { 'dynamic-import': false },
     plugins: [pgOnNode],
     logLevel: 'warning',
   });
@@ -210,6 +213,28 @@ for (const [name, contents] of entries) {
 }
 // Functions only: the migration job runs once and exits.
 for (const name of [...FUNCTIONS, 'all']) await writeCodeCache(name);
+// Each lazy chunk's cache, written by running its top level once in a fresh process.
+for (const { chunk } of lazyChunks) {
+  const file = path.join(out, `${chunk}.cjs`);
+  const bytes = await readFile(file);
+  if (bytes.some((b) => b > 0x7f)) throw new Error(`dist/${chunk}.cjs is not ASCII`);
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(path.join(out, 'launcher.cjs'))}).loadChunk(${JSON.stringify(file)}, { write: true })`,
+      ],
+      { env: { PATH: process.env.PATH }, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`writing the code cache for ${chunk}: exit ${code}`)),
+    );
+  });
+}
 for (const [name, size] of Object.entries(sizes)) {
   const cache = await stat(path.join(out, name, 'app.cjs.cache')).then(
     (s) => `, code cache ${(s.size / 1024).toFixed(0)} KiB`,

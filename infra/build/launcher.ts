@@ -9,7 +9,11 @@
 // This file runs before the function's config exists, so it reads only its own command-line switches:
 //   --write-code-cache   start, answer one /healthz, write app.cjs.cache and exit (used by the build)
 //   --no-code-cache      ignore the cache (the cold-start benchmark measures both ways)
-//   --code-cache-report  print whether the cache was accepted (tests)
+//   --code-cache-report  print whether the cache was accepted (tests), for the bundle and for each lazy
+//                        chunk as it loads
+//
+// The lazy chunks (dist/<chunk>.cjs: the AWS SDK, pg, prom-client; see build.ts) are loaded the same way,
+// with the cache the build wrote beside each, when the function first needs them.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire, wrap } from 'node:module';
 import path from 'node:path';
@@ -33,6 +37,46 @@ function writeCache(script: vm.Script, cacheFile: string): void {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   writeFileSync(tmp, script.createCachedData());
   renameSync(tmp, cacheFile);
+}
+
+const chunks = new Map<string, unknown>();
+
+/**
+ * Compiles and runs a lazy chunk with its code cache (`<file>.cache`), once per process; `write` compiles
+ * without the cache and writes a fresh one after running the chunk's top level (the build does that).
+ */
+export function loadChunk(file: string, opts: { write?: boolean; report?: boolean } = {}): unknown {
+  const loaded = chunks.get(file);
+  if (loaded) return loaded;
+  let cachedData: Buffer | undefined;
+  if (!opts.write) {
+    try {
+      cachedData = readFileSync(`${file}.cache`);
+    } catch {
+      cachedData = undefined;
+    }
+  }
+  const script = new vm.Script(wrap(readFileSync(file, 'latin1')), { filename: file, cachedData });
+  if (opts.report) {
+    const state = !cachedData ? 'missing' : script.cachedDataRejected ? 'rejected' : 'accepted';
+    process.stderr.write(`code-cache ${path.basename(file)}: ${state}\n`);
+  }
+  const mod = { exports: {} as unknown, filename: file, id: file };
+  const run = script.runInThisContext() as (...args: unknown[]) => void;
+  run.call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file));
+  if (opts.write) writeCache(script, `${file}.cache`);
+  chunks.set(file, mod.exports);
+  return mod.exports;
+}
+
+/** The bundle's `require`: lazy chunks (`../<chunk>.cjs`) go through {@link loadChunk}, the rest as usual. */
+function bundleRequire(file: string, report: boolean): NodeJS.Require {
+  const req = createRequire(file);
+  const load = (id: string) =>
+    id.startsWith('../') && id.endsWith('.cjs')
+      ? loadChunk(path.resolve(path.dirname(file), id), { report })
+      : req(id);
+  return Object.assign(load, req);
 }
 
 /** Compiles and runs `<dir>/app.cjs`; resolves when its `ready` promise does. */
@@ -77,7 +121,8 @@ export async function launch(dir: string, argv = process.argv.slice(2)): Promise
   let done: { url?: string } | undefined;
   try {
     const run = script.runInThisContext() as (...args: unknown[]) => void;
-    run.call(mod.exports, mod.exports, createRequire(file), mod, file, dir);
+    const report = argv.includes('--code-cache-report');
+    run.call(mod.exports, mod.exports, bundleRequire(file, report), mod, file, dir);
     done = await mod.exports.ready;
   } catch (err) {
     const e = err as Error;

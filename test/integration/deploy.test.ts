@@ -311,9 +311,18 @@ describe('built bundles', () => {
       LOG_LEVEL: 'silent',
     };
     const children: ChildProcess[] = [];
+    let presignStderr = '';
     const run = async (fn: string) => {
       const port = await freePort();
-      children.push(await start([`dist/${fn}/index.cjs`], { ...env, PORT: String(port) }));
+      const child = await start([`dist/${fn}/index.cjs`, '--code-cache-report'], {
+        ...env,
+        PORT: String(port),
+      });
+      if (fn === 'presign')
+        child.stderr?.on('data', (d) => {
+          presignStderr += d;
+        });
+      children.push(child);
       const url = `http://127.0.0.1:${port}`;
       let last = '';
       for (let i = 0; i < 100; i++) {
@@ -360,6 +369,9 @@ describe('built bundles', () => {
         /sluice_http_request_duration_seconds_count\{[^}]*route="\/api\/v1\/uploads",status="200"\} 1/,
       );
       expect(metrics).toContain('sluice_process_resident_memory_bytes');
+      // Each lazy chunk was loaded on first use, with the code cache the build wrote for it.
+      for (const chunk of ['s3-sdk', 'pg-pool', 'prom-client'])
+        expect(presignStderr).toContain(`code-cache ${chunk}.cjs: accepted`);
 
       // events: a Blosc-compressed file needs the HDF5 reader and its filter plugins, both loaded from
       // node_modules on first use through the launcher.
