@@ -65,19 +65,35 @@ else
 fi
 echo "check-image: built $tag"
 
+# Runs `node -e <script>` in a fresh container of the image; prints its stdout and stderr.
+node_in_image() {
+  if [[ ${engine[0]} == buildah ]]; then
+    local ctr
+    ctr=$("${engine[@]}" from "$tag")
+    "${engine[@]}" run --isolation chroot "$ctr" -- node -e "$1" 2>&1
+    "${engine[@]}" rm "$ctr" >/dev/null
+  else
+    "${engine[@]}" run --rm "$tag" node -e "$1" 2>&1
+  fi
+}
+
 # The functions must not run as root.
-if [[ ${engine[0]} == buildah ]]; then
-  ctr=$("${engine[@]}" from "$tag")
-  uid=$("${engine[@]}" run --isolation chroot "$ctr" -- node -e 'process.stdout.write(String(process.getuid()))')
-  "${engine[@]}" rm "$ctr" >/dev/null
-else
-  uid=$("${engine[@]}" run --rm "$tag" node -e 'process.stdout.write(String(process.getuid()))')
-fi
+uid=$(node_in_image 'process.stdout.write(String(process.getuid()))')
 if [[ $uid == 0 ]]; then
   echo "check-image: the image runs as root" >&2
   exit 1
 fi
 echo "check-image: runs as uid $uid"
+
+# The chunks functions load on first use (AWS SDK, pg, prom-client) accept the code cache built with them.
+chunks=$(node_in_image "for (const c of ['s3-sdk', 'pg-pool', 'prom-client'])
+  require('./dist/launcher.cjs').loadChunk(require('node:path').resolve('dist', c + '.cjs'), { report: true });")
+if [[ $(grep -c ': accepted$' <<<"$chunks") != 3 ]]; then
+  echo "check-image: lazy chunks not loaded with their code cache:" >&2
+  echo "$chunks" >&2
+  exit 1
+fi
+echo "check-image: lazy chunks load with their code cache"
 
 fail=0
 for fn in presign datasets events rescan jobs all; do
