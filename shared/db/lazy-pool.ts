@@ -36,7 +36,7 @@ export class LazyPool implements Db {
   readonly query = ((...args: never[]) =>
     this.pool().then((p) => (p.query as (...a: never[]) => unknown)(...args))) as pg.Pool['query'];
 
-  connect = (() => this.pool().then((p) => p.connect())) as pg.Pool['connect'];
+  readonly connect = (() => this.pool().then((p) => p.connect())) as pg.Pool['connect'];
 
   /** Closes the pool if it was ever created. */
   async end(): Promise<void> {
