@@ -75,18 +75,10 @@ const pgOnNode: Plugin = {
  * dist/<chunk>.cjs, and a function bundle requires it from there when it is first needed. Only dynamic
  * imports are redirected: the migration job imports the pool statically and keeps it inline.
  */
-const lazyChunks: { chunk: string; entry: string; match: (resolved: string) => boolean }[] = [
-  {
-    chunk: 's3-sdk',
-    entry: path.join(root, 'shared/object-store/s3-sdk-module.ts'),
-    match: (p) => p === path.join(root, 'shared/object-store/s3-sdk-module.ts'),
-  },
-  {
-    chunk: 'pg-pool',
-    entry: path.join(root, 'shared/db/pool.ts'),
-    match: (p) => p === path.join(root, 'shared/db/pool.ts'),
-  },
-  { chunk: 'prom-client', entry: 'prom-client', match: (p) => p === 'prom-client' },
+const lazyChunks: { chunk: string; entry: string }[] = [
+  { chunk: 's3-sdk', entry: path.join(root, 'shared/object-store/s3-sdk-module.ts') },
+  { chunk: 'pg-pool', entry: path.join(root, 'shared/db/pool.ts') },
+  { chunk: 'prom-client', entry: 'prom-client' },
 ];
 const lazyApart: Plugin = {
   name: 'lazy-chunks-apart',
@@ -96,38 +88,49 @@ const lazyApart: Plugin = {
       const resolved = args.path.startsWith('.')
         ? path.resolve(args.resolveDir, args.path)
         : args.path;
-      const hit = lazyChunks.find((c) => c.match(resolved));
+      const hit = lazyChunks.find((c) => c.entry === resolved);
       return hit ? { path: `../${hit.chunk}.cjs`, external: true } : undefined;
     });
   },
 };
 
-/** Starts `dist/<name>/index.cjs --write-code-cache` with throwaway settings; it writes the cache and exits. */
-async function writeCodeCache(name: string): Promise<void> {
-  const port = await freePort();
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [path.join(out, name, 'index.cjs'), '--write-code-cache'],
-      {
-        env: {
-          PATH: process.env.PATH,
-          PORT: String(port),
-          JWT_SECRET: 'build-only',
-          MINIO_ACCESS_KEY: 'build-only',
-          MINIO_SECRET_KEY: 'build-only',
-          LOG_LEVEL: 'silent',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+/** Runs `node <args>` in a fresh process (a code cache is written by the process that compiled the code). */
+function writeCacheWith(
+  what: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     child.once('error', reject);
     child.once('exit', (code) =>
       code === 0
         ? resolve()
-        : reject(new Error(`writing the code cache for ${name}: exit ${code}`)),
+        : reject(new Error(`writing the code cache for ${what}: exit ${code}`)),
     );
   });
+}
+
+/** Starts `dist/<name>/index.cjs --write-code-cache` with throwaway settings; it writes the cache and exits. */
+async function writeCodeCache(name: string): Promise<void> {
+  await writeCacheWith(name, [path.join(out, name, 'index.cjs'), '--write-code-cache'], {
+    PORT: String(await freePort()),
+    JWT_SECRET: 'build-only',
+    MINIO_ACCESS_KEY: 'build-only',
+    MINIO_SECRET_KEY: 'build-only',
+    LOG_LEVEL: 'silent',
+  });
+}
+
+/** The launcher reads bundles and chunks as latin1 (see launcher.ts): that is only exact for ASCII. */
+async function assertAscii(file: string): Promise<Buffer> {
+  const bytes = await readFile(file);
+  const at = bytes.findIndex((b) => b > 0x7f);
+  if (at >= 0) throw new Error(`${path.relative(root, file)} has a non-ASCII byte at offset ${at}`);
+  return bytes;
 }
 
 await rm(out, { recursive: true, force: true });
@@ -204,36 +207,19 @@ for (const [name, contents] of entries) {
   await cp(path.join(root, 'shared/db/migrations'), path.join(dir, 'migrations'), {
     recursive: true,
   });
-  // The launcher reads bundles as latin1 (see launcher.ts): that is only exact for ASCII.
-  const bundle = await readFile(path.join(dir, 'app.cjs'));
-  const nonAscii = bundle.findIndex((b) => b > 0x7f);
-  if (nonAscii >= 0)
-    throw new Error(`dist/${name}/app.cjs has a non-ASCII byte at offset ${nonAscii}`);
-  sizes[name] = bundle.length;
+  sizes[name] = (await assertAscii(path.join(dir, 'app.cjs'))).length;
 }
 // Functions only: the migration job runs once and exits.
 for (const name of [...FUNCTIONS, 'all']) await writeCodeCache(name);
 // Each lazy chunk's cache, written by running its top level once in a fresh process.
 for (const { chunk } of lazyChunks) {
   const file = path.join(out, `${chunk}.cjs`);
-  const bytes = await readFile(file);
-  if (bytes.some((b) => b > 0x7f)) throw new Error(`dist/${chunk}.cjs is not ASCII`);
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '-e',
-        `require(${JSON.stringify(path.join(out, 'launcher.cjs'))}).loadChunk(${JSON.stringify(file)}, { write: true })`,
-      ],
-      { env: { PATH: process.env.PATH }, stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve()
-        : reject(new Error(`writing the code cache for ${chunk}: exit ${code}`)),
-    );
-  });
+  await assertAscii(file);
+  const launcher = JSON.stringify(path.join(out, 'launcher.cjs'));
+  await writeCacheWith(chunk, [
+    '-e',
+    `require(${launcher}).loadChunk(${JSON.stringify(file)}, { write: true })`,
+  ]);
 }
 for (const [name, size] of Object.entries(sizes)) {
   const cache = await stat(path.join(out, name, 'app.cjs.cache')).then(

@@ -39,6 +39,31 @@ function writeCache(script: vm.Script, cacheFile: string): void {
   renameSync(tmp, cacheFile);
 }
 
+/**
+ * Compiles a CommonJS file (read as latin1: the build emits ASCII only, so that decodes it exactly and
+ * straight into a one-byte string, cheaper than UTF-8 decoding on every cold start) with the code cache
+ * beside it when `useCache`; says whether V8 took the cache.
+ */
+function compile(file: string, useCache: boolean): { script: vm.Script; state: CacheState } {
+  let cachedData: Buffer | undefined;
+  if (useCache) {
+    try {
+      cachedData = readFileSync(`${file}.cache`);
+    } catch {
+      cachedData = undefined;
+    }
+  }
+  const script = new vm.Script(wrap(readFileSync(file, 'latin1')), { filename: file, cachedData });
+  const state: CacheState = !useCache
+    ? 'off'
+    : !cachedData
+      ? 'missing'
+      : script.cachedDataRejected
+        ? 'rejected'
+        : 'accepted';
+  return { script, state };
+}
+
 const chunks = new Map<string, unknown>();
 
 /**
@@ -48,19 +73,8 @@ const chunks = new Map<string, unknown>();
 export function loadChunk(file: string, opts: { write?: boolean; report?: boolean } = {}): unknown {
   const loaded = chunks.get(file);
   if (loaded) return loaded;
-  let cachedData: Buffer | undefined;
-  if (!opts.write) {
-    try {
-      cachedData = readFileSync(`${file}.cache`);
-    } catch {
-      cachedData = undefined;
-    }
-  }
-  const script = new vm.Script(wrap(readFileSync(file, 'latin1')), { filename: file, cachedData });
-  if (opts.report) {
-    const state = !cachedData ? 'missing' : script.cachedDataRejected ? 'rejected' : 'accepted';
-    process.stderr.write(`code-cache ${path.basename(file)}: ${state}\n`);
-  }
+  const { script, state } = compile(file, !opts.write);
+  if (opts.report) process.stderr.write(`code-cache ${path.basename(file)}: ${state}\n`);
   const mod = { exports: {} as unknown, filename: file, id: file };
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   run.call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file));
@@ -84,26 +98,7 @@ export async function launch(dir: string, argv = process.argv.slice(2)): Promise
   const file = path.join(dir, 'app.cjs');
   const cacheFile = `${file}.cache`;
   const writeMode = argv.includes('--write-code-cache');
-  const useCache = !writeMode && !argv.includes('--no-code-cache');
-
-  let cachedData: Buffer | undefined;
-  if (useCache) {
-    try {
-      cachedData = readFileSync(cacheFile);
-    } catch {
-      cachedData = undefined;
-    }
-  }
-  // The build emits ASCII only (esbuild escapes the rest; build.ts checks), so latin1 decodes it exactly
-  // and straight into a one-byte string: cheaper than UTF-8 decoding a megabyte on every cold start.
-  const script = new vm.Script(wrap(readFileSync(file, 'latin1')), { filename: file, cachedData });
-  const state: CacheState = !useCache
-    ? 'off'
-    : !cachedData
-      ? 'missing'
-      : script.cachedDataRejected
-        ? 'rejected'
-        : 'accepted';
+  const { script, state } = compile(file, !writeMode && !argv.includes('--no-code-cache'));
   if (argv.includes('--code-cache-report')) process.stderr.write(`code-cache: ${state}\n`);
   else if (state === 'rejected')
     warn(
