@@ -93,6 +93,7 @@ export const ERRORS = {
   conflict: (message: string, details?: Record<string, unknown>) =>
     new AppError(409, 'CONFLICT', message, details),
   tooLarge: (message: string) => new AppError(413, 'PAYLOAD_TOO_LARGE', message),
+  unsupportedMediaType: (message: string) => new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', message),
   tooMany: (message: string) => new AppError(429, 'TOO_MANY_REQUESTS', message),
   unavailable: (message: string, cause?: unknown) =>
     new AppError(503, 'UNAVAILABLE', message, undefined, { cause }),

@@ -1,52 +1,57 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { createRoute, z } from '@hono/zod-openapi';
 import { AppError } from '../../shared/errors.ts';
+import { createRoute } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
+import * as z from '../../shared/validation/zod.ts';
 import { datasetService, type Role } from './dataset-service.ts';
 
-const json = <T extends z.ZodTypeAny>(schema: T) => ({
+const json = <T extends z.ZodMiniType>(schema: T) => ({
   content: { 'application/json': { schema } },
 });
-const anyObject = z.object({}).passthrough();
+const anyObject = z.looseObject({});
 const ok = (description: string) => ({ 200: { description, ...json(anyObject) } });
-const pathField = z.string().min(1).max(4096);
+const pathField = z.string().check(z.minLength(1), z.maxLength(4096));
 
 /** Either server-visible paths (the body existing clients send) or logical references. */
 const registerBody = z
-  .object({
-    image_path: pathField.optional(),
-    h5ad_path: pathField.optional(),
-    preview_path: pathField.optional(),
-    storage_backend: z.string().min(1).max(64).optional(),
-    user_subdir: z.string().min(1).max(255).optional(),
-    image: pathField.optional(),
-    h5ad: pathField.optional(),
-    preview: pathField.optional(),
-    dataset_id: z.string().min(1).max(200).optional(),
-    copy_files: z.boolean().default(false),
-    marker_cols: z.array(z.string().min(1).max(255)).max(1000).default([]),
-    overwrite: z.boolean().default(false),
+  .strictObject({
+    image_path: z.optional(pathField),
+    h5ad_path: z.optional(pathField),
+    preview_path: z.optional(pathField),
+    storage_backend: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+    user_subdir: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
+    image: z.optional(pathField),
+    h5ad: z.optional(pathField),
+    preview: z.optional(pathField),
+    dataset_id: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+    copy_files: z._default(z.boolean(), false),
+    marker_cols: z._default(
+      z.array(z.string().check(z.minLength(1), z.maxLength(255))).check(z.maxLength(1000)),
+      [],
+    ),
+    overwrite: z._default(z.boolean(), false),
   })
-  .strict()
-  .superRefine((b, ctx) => {
-    const logical = b.storage_backend !== undefined;
-    for (const f of logical
-      ? (['image_path', 'h5ad_path', 'preview_path'] as const)
-      : (['image', 'h5ad', 'preview', 'user_subdir'] as const)) {
-      if (b[f] !== undefined)
-        ctx.addIssue({
-          code: 'custom',
-          path: [f],
-          message: logical
-            ? 'use image/h5ad/preview with storage_backend'
-            : 'needs storage_backend',
-        });
-    }
-  });
+  .check(
+    z.superRefine((b, ctx) => {
+      const logical = b.storage_backend !== undefined;
+      for (const f of logical
+        ? (['image_path', 'h5ad_path', 'preview_path'] as const)
+        : (['image', 'h5ad', 'preview', 'user_subdir'] as const)) {
+        if (b[f] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [f],
+            message: logical
+              ? 'use image/h5ad/preview with storage_backend'
+              : 'needs storage_backend',
+          });
+      }
+    }),
+  );
 
-const idParam = z.object({ id: z.string().min(1).max(200) });
+const idParam = z.object({ id: z.string().check(z.minLength(1), z.maxLength(200)) });
 
 /** Datasets function: in-place registration of images and AnnData tables, manifests, file serving. */
 export function datasetsRoutes(services: Services): AppRouter {
@@ -80,8 +85,8 @@ export function datasetsRoutes(services: Services): AppRouter {
       summary: 'Datasets (own; admins all), paged',
       request: {
         query: z.object({
-          cursor: z.string().max(200).optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(100),
+          cursor: z.optional(z.string().check(z.maxLength(200))),
+          limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(500)), 100),
         }),
       },
       responses: ok('A page'),
@@ -142,7 +147,7 @@ export function datasetsRoutes(services: Services): AppRouter {
       method: 'get',
       path: '/api/v1/datasets/{id}/files/{role}',
       summary: 'Stream a source file (Range supported); refuses changed or missing files',
-      request: { params: idParam.extend({ role: z.enum(['image', 'h5ad', 'preview']) }) },
+      request: { params: z.extend(idParam, { role: z.enum(['image', 'h5ad', 'preview']) }) },
       responses: {
         200: { description: 'The file' },
         206: { description: 'A byte range' },

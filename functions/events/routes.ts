@@ -1,11 +1,12 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
 import { requireStaticToken } from '../../shared/auth/static-token.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
+import { createRoute } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import { type IngestJob, jobsRepository } from '../../shared/ingest/jobs-repository.ts';
 import { normaliseEvent } from '../../shared/ingest/normalise-event.ts';
 import type { Services } from '../../shared/services.ts';
+import * as z from '../../shared/validation/zod.ts';
 import {
   createIngestGate,
   type EventResult,
@@ -13,7 +14,7 @@ import {
   transientToHttp,
 } from './event-service.ts';
 
-const jobSchema = z.object({}).passthrough().openapi('IngestJob');
+const jobSchema = z.looseObject({});
 
 /**
  * The bucket-notification webhook (`POST /minio-event`, `HEAD` for MinIO's probe) and the ingest
@@ -26,7 +27,9 @@ export function eventsRoutes(services: Services): AppRouter {
     name: 'SLUICE_WEBHOOK_TOKEN',
   });
 
-  router.openAPIRegistry.registerPath(
+  // MinIO probes the target with HEAD before sending; Hono answers HEAD through the GET route.
+  router.get('/minio-event', (c) => c.body(null, 200));
+  router.documented(
     createRoute({
       method: 'post',
       path: '/minio-event',
@@ -34,60 +37,59 @@ export function eventsRoutes(services: Services): AppRouter {
       description:
         'Bearer SLUICE_WEBHOOK_TOKEN. 200 with per-object results (done, duplicate, in_progress, failed, ignored); 503 when the database or object store is unreachable (retry); 429 above SLUICE_MAX_CONCURRENT_INGESTS.',
       request: {
-        body: { content: { 'application/json': { schema: z.object({}).passthrough() } } },
+        body: { content: { 'application/json': { schema: z.looseObject({}) } } },
       },
       responses: {
         200: { description: 'Processed' },
         202: { description: 'Another delivery is processing it' },
       },
     }),
-  );
-  // MinIO probes the target with HEAD before sending; Hono answers HEAD through the GET route.
-  router.get('/minio-event', (c) => c.body(null, 200));
-  router.post('/minio-event', webhookAuth, async (c) => {
-    const text = await c.req.text();
-    let body: unknown = null;
-    if (text.trim() !== '') {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // Not JSON: answered 2xx with the reason, so a sender does not retry it forever.
-        return c.json({ status: 'rejected', reason: 'body is not JSON', results: [] }, 200);
+    webhookAuth,
+    async (c) => {
+      const text = await c.req.text();
+      let body: unknown = null;
+      if (text.trim() !== '') {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // Not JSON: answered 2xx with the reason, so a sender does not retry it forever.
+          return c.json({ status: 'rejected', reason: 'body is not JSON', results: [] }, 200);
+        }
       }
-    }
-    const headers = Object.fromEntries(
-      [...c.req.raw.headers.entries()].map(([k, v]) => [k.toLowerCase(), v]),
-    );
-    const { events, rejected } = normaliseEvent(headers, body);
-    if (events.length === 0) {
-      return c.json(
-        {
-          status: 'ignored',
-          reason: rejected.map((r) => r.reason).join('; ') || 'no events',
-          results: [],
-        },
-        200,
+      const headers = Object.fromEntries(
+        [...c.req.raw.headers.entries()].map(([k, v]) => [k.toLowerCase(), v]),
       );
-    }
-    const results: EventResult[] = [];
-    for (const e of events) {
-      if (e.type === 'created' && !gate.tryEnter()) {
-        throw new AppError(
-          429,
-          'TOO_MANY_REQUESTS',
-          `More than ${services.config.events.maxConcurrent} ingests are running; retry later`,
-          { retryAfterS: 5 },
+      const { events, rejected } = normaliseEvent(headers, body);
+      if (events.length === 0) {
+        return c.json(
+          {
+            status: 'ignored',
+            reason: rejected.map((r) => r.reason).join('; ') || 'no events',
+            results: [],
+          },
+          200,
         );
       }
-      try {
-        results.push(await handleObjectEvent(services, e).catch(transientToHttp));
-      } finally {
-        if (e.type === 'created') gate.leave();
+      const results: EventResult[] = [];
+      for (const e of events) {
+        if (e.type === 'created' && !gate.tryEnter()) {
+          throw new AppError(
+            429,
+            'TOO_MANY_REQUESTS',
+            `More than ${services.config.events.maxConcurrent} ingests are running; retry later`,
+            { retryAfterS: 5 },
+          );
+        }
+        try {
+          results.push(await handleObjectEvent(services, e).catch(transientToHttp));
+        } finally {
+          if (e.type === 'created') gate.leave();
+        }
       }
-    }
-    const busy = results.every((r) => r.status === 'in_progress');
-    return c.json({ status: busy ? 'in_progress' : 'ok', results }, busy ? 202 : 200);
-  });
+      const busy = results.every((r) => r.status === 'in_progress');
+      return c.json({ status: busy ? 'in_progress' : 'ok', results }, busy ? 202 : 200);
+    },
+  );
 
   // `/x/*` also matches `/x`.
   router.use('/api/v1/ingests/*', requireUser());
@@ -103,10 +105,10 @@ export function eventsRoutes(services: Services): AppRouter {
       summary: 'Ingest jobs, newest first (own folder; admins all)',
       request: {
         query: z.object({
-          key: z.string().optional(),
-          status: z.enum(['queued', 'running', 'done', 'failed', 'source_deleted']).optional(),
-          cursor: z.coerce.number().int().positive().optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(50),
+          key: z.optional(z.string()),
+          status: z.optional(z.enum(['queued', 'running', 'done', 'failed', 'source_deleted'])),
+          cursor: z.optional(z.coerce.number().check(z.int(), z.positive())),
+          limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(500)), 50),
         }),
       },
       responses: {
@@ -114,7 +116,7 @@ export function eventsRoutes(services: Services): AppRouter {
           description: 'A page of jobs; pass nextCursor as cursor for the next page',
           content: {
             'application/json': {
-              schema: z.object({ jobs: z.array(jobSchema), nextCursor: z.number().nullable() }),
+              schema: z.object({ jobs: z.array(jobSchema), nextCursor: z.nullable(z.number()) }),
             },
           },
         },
@@ -140,7 +142,7 @@ export function eventsRoutes(services: Services): AppRouter {
       method: 'get',
       path: '/api/v1/ingests/{id}',
       summary: 'One ingest job with its tables, rows, timings and error',
-      request: { params: z.object({ id: z.coerce.number().int().positive() }) },
+      request: { params: z.object({ id: z.coerce.number().check(z.int(), z.positive()) }) },
       responses: {
         200: { description: 'The job', content: { 'application/json': { schema: jobSchema } } },
       },

@@ -1,16 +1,17 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
+import * as z from '../../shared/validation/zod.ts';
 import { jobService } from './job-service.ts';
 
-const json = <T extends z.ZodTypeAny>(schema: T) => ({
+const json = <T extends z.ZodMiniType>(schema: T) => ({
   content: { 'application/json': { schema } },
 });
-const anyObject = z.object({}).passthrough();
+const anyObject = z.looseObject({});
 const ok = (description: string) => ({ 200: { description, ...json(anyObject) } });
-const idParam = z.object({ id: z.coerce.number().int().positive() });
-const workerId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'letters, digits, . _ : -');
-const workerBody = z.object({ worker_id: workerId }).strict();
+const idParam = z.object({ id: z.coerce.number().check(z.int(), z.positive()) });
+const workerId = z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,128}$/, 'letters, digits, . _ : -'));
+const workerBody = z.strictObject({ worker_id: workerId });
 
 /** Jobs API: submit and follow jobs; workers announce, claim, heartbeat and report. */
 export function jobsRoutes(services: Services): AppRouter {
@@ -25,16 +26,14 @@ export function jobsRoutes(services: Services): AppRouter {
       summary: 'Submit a job on a storage backend (logical references)',
       request: {
         body: json(
-          z
-            .object({
-              kind: z.string().regex(/^[a-z0-9_-]{1,64}$/),
-              storage_backend: z.string().min(1).max(64).optional(),
-              user_subdir: z.string().min(1).max(255).optional(),
-              input_file: z.string().min(1).max(4096),
-              output_dir: z.string().min(1).max(4096),
-              params: z.record(z.string(), z.unknown()).default({}),
-            })
-            .strict(),
+          z.strictObject({
+            kind: z.string().check(z.regex(/^[a-z0-9_-]{1,64}$/)),
+            storage_backend: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+            user_subdir: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
+            input_file: z.string().check(z.minLength(1), z.maxLength(4096)),
+            output_dir: z.string().check(z.minLength(1), z.maxLength(4096)),
+            params: z._default(z.record(z.string(), z.unknown()), {}),
+          }),
         ),
       },
       responses: { 201: { description: 'Queued', ...json(anyObject) } },
@@ -51,8 +50,8 @@ export function jobsRoutes(services: Services): AppRouter {
       summary: 'Your jobs (admins: all)',
       request: {
         query: z.object({
-          status: z.enum(['queued', 'running', 'done', 'failed']).optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(100),
+          status: z.optional(z.enum(['queued', 'running', 'done', 'failed'])),
+          limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(500)), 100),
         }),
       },
       responses: ok('Jobs'),
@@ -79,17 +78,14 @@ export function jobsRoutes(services: Services): AppRouter {
   for (const action of ['heartbeat', 'complete', 'fail', 'output-url'] as const) {
     const body =
       action === 'complete'
-        ? workerBody.extend({ output_path: z.string().min(1).max(4096) })
+        ? z.extend(workerBody, { output_path: z.string().check(z.minLength(1), z.maxLength(4096)) })
         : action === 'fail'
-          ? workerBody.extend({
-              code: z
-                .string()
-                .regex(/^[A-Z_]{1,64}$/)
-                .default('FAILED'),
-              error: z.string().min(1).max(4000),
+          ? z.extend(workerBody, {
+              code: z._default(z.string().check(z.regex(/^[A-Z_]{1,64}$/)), 'FAILED'),
+              error: z.string().check(z.minLength(1), z.maxLength(4000)),
             })
           : action === 'output-url'
-            ? workerBody.extend({ name: z.string().min(1).max(1024) })
+            ? z.extend(workerBody, { name: z.string().check(z.minLength(1), z.maxLength(1024)) })
             : workerBody;
     r.use(`/api/v1/jobs/:id/${action}`, requireUser({ role: 'worker' }));
     r.openapi(
@@ -143,18 +139,16 @@ export function jobsRoutes(services: Services): AppRouter {
       summary: 'Register or refresh a worker and the storage backends it mounts',
       request: {
         body: json(
-          z
-            .object({
-              worker_id: workerId,
-              capabilities: z
-                .object({
-                  storage_backends: z.array(z.string().min(1).max(64)).max(64),
-                  gpu: z.boolean().optional(),
-                  labels: z.record(z.string(), z.string()).optional(),
-                })
-                .strict(),
-            })
-            .strict(),
+          z.strictObject({
+            worker_id: workerId,
+            capabilities: z.strictObject({
+              storage_backends: z
+                .array(z.string().check(z.minLength(1), z.maxLength(64)))
+                .check(z.maxLength(64)),
+              gpu: z.optional(z.boolean()),
+              labels: z.optional(z.record(z.string(), z.string())),
+            }),
+          }),
         ),
       },
       responses: ok('Registered'),

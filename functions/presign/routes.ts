@@ -1,46 +1,43 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { ALL_OPS, mintBucketToken } from '../../shared/auth/bucket-token.ts';
 import { ERRORS } from '../../shared/errors.ts';
+import { createRoute } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
 import { splitRelative } from '../../shared/storage/relative-path.ts';
+import * as z from '../../shared/validation/zod.ts';
 import { requireAccess } from './access.ts';
 import { authService } from './auth-service.ts';
 import { MAX_OBJECT, presignService } from './presign-service.ts';
 
-const json = <T extends z.ZodTypeAny>(schema: T) => ({
+const json = <T extends z.ZodMiniType>(schema: T) => ({
   content: { 'application/json': { schema } },
 });
-const anyObject = z.object({}).passthrough();
+const anyObject = z.looseObject({});
 const ok = (description: string) => ({ 200: { description, ...json(anyObject) } });
 
-const uploadBody = z
-  .object({
-    name: z.string().min(1).max(1024).openapi({ example: 'run1/data.h5' }),
-    size: z.number().int().min(0).max(MAX_OBJECT),
-    contentType: z.string().max(255).optional(),
-    sha256: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/i, 'hex SHA-256')
-      .optional(),
-    enforceSize: z
-      .boolean()
-      .optional()
-      .openapi({ description: 'Presigned POST with content-length-range' }),
-  })
-  .strict();
+const uploadBody = z.strictObject({
+  name: z.string().check(z.minLength(1), z.maxLength(1024), z.meta({ example: 'run1/data.h5' })),
+  size: z.number().check(z.int(), z.minimum(0), z.maximum(MAX_OBJECT)),
+  contentType: z.optional(z.string().check(z.maxLength(255))),
+  sha256: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/i, 'hex SHA-256'))),
+  enforceSize: z
+    .optional(z.boolean())
+    .check(z.meta({ description: 'Presigned POST with content-length-range' })),
+});
 // Shared where routes take the same field: every schema built here is cold-start time.
-const text1024 = z.string().min(1).max(1024);
-const partKey = z.string().min(1);
-const etag = z.string().min(1).max(200);
-const pageLimit = z.coerce.number().int().min(1).max(1000).default(1000);
-const refreshBody = z.object({ refreshToken: z.string().min(10).max(200) }).strict();
+const text1024 = z.string().check(z.minLength(1), z.maxLength(1024));
+const partKey = z.string().check(z.minLength(1));
+const etag = z.string().check(z.minLength(1), z.maxLength(200));
+const pageLimit = z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 1000);
+const refreshBody = z.strictObject({
+  refreshToken: z.string().check(z.minLength(10), z.maxLength(200)),
+});
 const keyQuery = z.object({ key: text1024 });
 const uploadIdParam = z.object({ uploadId: text1024 });
-const partNumber = z.number().int().min(1).max(10_000);
+const partNumber = z.number().check(z.int(), z.minimum(1), z.maximum(10_000));
 const username = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, . _ -');
+  .check(z.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, . _ -'));
 
 /** Presign function: login, bucket tokens, uploads (single and multipart), downloads, listing. */
 export function presignRoutes(services: Services): AppRouter {
@@ -53,7 +50,7 @@ export function presignRoutes(services: Services): AppRouter {
       path: '/auth/login',
       summary: 'Log in with a local account',
       request: {
-        body: json(z.object({ username, password: text1024 }).strict()),
+        body: json(z.strictObject({ username, password: text1024 })),
       },
       responses: ok('Access and refresh tokens'),
     }),
@@ -93,13 +90,11 @@ export function presignRoutes(services: Services): AppRouter {
       summary: 'Create a local user (admins only)',
       request: {
         body: json(
-          z
-            .object({
-              username,
-              password: z.string().min(8).max(1024),
-              roles: z.array(z.enum(['admin', 'worker'])).default([]),
-            })
-            .strict(),
+          z.strictObject({
+            username,
+            password: z.string().check(z.minLength(8), z.maxLength(1024)),
+            roles: z._default(z.array(z.enum(['admin', 'worker'])), []),
+          }),
         ),
       },
       responses: { 201: { description: 'Created', ...json(anyObject) } },
@@ -125,20 +120,15 @@ export function presignRoutes(services: Services): AppRouter {
       summary: 'A short-lived token scoped to one bucket, one key prefix and some operations',
       request: {
         body: json(
-          z
-            .object({
-              prefix: z
-                .string()
-                .max(1024)
-                .optional()
-                .openapi({ description: 'Below your folder (admins: any)' }),
-              ops: z
-                .array(z.enum(['read', 'write', 'list']))
-                .min(1)
-                .default([...ALL_OPS]),
-              ttlMin: z.number().int().min(1).optional(),
-            })
-            .strict(),
+          z.strictObject({
+            prefix: z
+              .optional(z.string().check(z.maxLength(1024)))
+              .check(z.meta({ description: 'Below your folder (admins: any)' })),
+            ops: z._default(z.array(z.enum(['read', 'write', 'list'])).check(z.minLength(1)), [
+              ...ALL_OPS,
+            ]),
+            ttlMin: z.optional(z.number().check(z.int(), z.minimum(1))),
+          }),
         ),
       },
       responses: ok('The token and its scope'),
@@ -189,7 +179,10 @@ export function presignRoutes(services: Services): AppRouter {
       request: {
         params: uploadIdParam,
         body: json(
-          z.object({ key: partKey, partNumbers: z.array(partNumber).min(1).max(1000) }).strict(),
+          z.strictObject({
+            key: partKey,
+            partNumbers: z.array(partNumber).check(z.minLength(1), z.maxLength(1000)),
+          }),
         ),
       },
       responses: ok('Part URLs'),
@@ -214,15 +207,15 @@ export function presignRoutes(services: Services): AppRouter {
       path: '/api/v1/uploads/{uploadId}/parts/{partNumber}',
       summary: 'Record an uploaded part and its ETag (resume does not depend on ListParts)',
       request: {
-        params: uploadIdParam.extend({ partNumber: z.coerce.number().int().min(1).max(10_000) }),
+        params: z.extend(uploadIdParam, {
+          partNumber: z.coerce.number().check(z.int(), z.minimum(1), z.maximum(10_000)),
+        }),
         body: json(
-          z
-            .object({
-              key: partKey,
-              etag,
-              size: z.number().int().min(0).optional(),
-            })
-            .strict(),
+          z.strictObject({
+            key: partKey,
+            etag,
+            size: z.optional(z.number().check(z.int(), z.minimum(0))),
+          }),
         ),
       },
       responses: ok('Recorded'),
@@ -245,8 +238,8 @@ export function presignRoutes(services: Services): AppRouter {
       summary: 'Parts uploaded so far (paged)',
       request: {
         params: uploadIdParam,
-        query: keyQuery.extend({
-          cursor: z.coerce.number().int().min(0).default(0),
+        query: z.extend(keyQuery, {
+          cursor: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 0),
           limit: pageLimit,
         }),
       },
@@ -275,12 +268,12 @@ export function presignRoutes(services: Services): AppRouter {
       request: {
         params: uploadIdParam,
         body: json(
-          z
-            .object({
-              key: partKey,
-              parts: z.array(z.object({ partNumber, etag }).strict()).min(1).max(10_000),
-            })
-            .strict(),
+          z.strictObject({
+            key: partKey,
+            parts: z
+              .array(z.strictObject({ partNumber, etag }))
+              .check(z.minLength(1), z.maxLength(10_000)),
+          }),
         ),
       },
       responses: ok('The object'),
@@ -323,7 +316,11 @@ export function presignRoutes(services: Services): AppRouter {
       method: 'get',
       path: '/api/v1/downloads',
       summary: 'Presigned GET URL',
-      request: { query: keyQuery.extend({ filename: z.string().min(1).max(255).optional() }) },
+      request: {
+        query: z.extend(keyQuery, {
+          filename: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
+        }),
+      },
       responses: ok('URL and its real expiry'),
     }),
     async (c) => {
@@ -339,8 +336,8 @@ export function presignRoutes(services: Services): AppRouter {
       summary: "The caller's objects, paged",
       request: {
         query: z.object({
-          prefix: z.string().max(1024).optional(),
-          cursor: z.string().max(2048).optional(),
+          prefix: z.optional(z.string().check(z.maxLength(1024))),
+          cursor: z.optional(z.string().check(z.maxLength(2048))),
           limit: pageLimit,
         }),
       },

@@ -1,22 +1,21 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { requireStaticToken } from '../../shared/auth/static-token.ts';
 import { ERRORS } from '../../shared/errors.ts';
+import { createRoute } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
+import * as z from '../../shared/validation/zod.ts';
 import { createIngestPort } from './ingest-port.ts';
 import { rescanRepository } from './rescan-repository.ts';
 import { runRescan } from './rescan-service.ts';
 
 /** Body fields, all optional. Schedulers may wrap them in a CloudEvent's `data`. */
-export const rescanBody = z
-  .object({
-    prefix: z.string().max(1024).optional(),
-    dryRun: z.boolean().optional(),
-    maxSeconds: z.number().positive().max(86_400).optional(),
-    concurrency: z.number().int().min(1).max(64).optional(),
-    shards: z.number().int().min(0).max(64).optional(),
-  })
-  .strict();
+export const rescanBody = z.strictObject({
+  prefix: z.optional(z.string().check(z.maxLength(1024))),
+  dryRun: z.optional(z.boolean()),
+  maxSeconds: z.optional(z.number().check(z.positive(), z.maximum(86_400))),
+  concurrency: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(64))),
+  shards: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(64))),
+});
 
 /**
  * Accepts an empty body (OpenFaaS cron-connector, CronJob curl), plain JSON options, a structured
@@ -50,7 +49,7 @@ export async function parseRescanRequest(
   return { options: parsed.data, trigger };
 }
 
-const runSchema = z.object({}).passthrough().openapi('RescanRun');
+const runSchema = z.looseObject({});
 
 /** `POST /rescan` (scheduled, token-protected) and `GET /api/v1/rescans` (recent runs). */
 export function rescanRoutes(services: Services): AppRouter {
@@ -62,9 +61,9 @@ export function rescanRoutes(services: Services): AppRouter {
   router.use('/rescan', auth);
   router.use('/api/v1/rescans', auth);
 
-  // Registered for the OpenAPI document only: the body is parsed by hand (empty bodies, CloudEvents),
-  // so the JSON validator must not run first.
-  router.openAPIRegistry.registerPath(
+  // Documented, not validated: the body is parsed by hand (empty bodies, CloudEvents), so the JSON
+  // validator must not run first.
+  router.documented(
     createRoute({
       method: 'post',
       path: '/rescan',
@@ -83,31 +82,35 @@ export function rescanRoutes(services: Services): AppRouter {
         },
       },
     }),
+    async (c) => {
+      const { options, trigger } = await parseRescanRequest(c.req.raw);
+      const { config } = services;
+      const result = await runRescan(
+        {
+          pool: services.db,
+          s3: services.s3.internal,
+          bucket: config.s3.bucket,
+          basePrefix: config.s3.prefix,
+          suffixes: config.events.suffixes,
+          ingest: createIngestPort(services),
+          log: c.get('log'),
+        },
+        { ...options, trigger },
+      );
+      return c.json(result, 200);
+    },
   );
-  router.post('/rescan', async (c) => {
-    const { options, trigger } = await parseRescanRequest(c.req.raw);
-    const { config } = services;
-    const result = await runRescan(
-      {
-        pool: services.db,
-        s3: services.s3.internal,
-        bucket: config.s3.bucket,
-        basePrefix: config.s3.prefix,
-        suffixes: config.events.suffixes,
-        ingest: createIngestPort(services),
-        log: c.get('log'),
-      },
-      { ...options, trigger },
-    );
-    return c.json(result, 200);
-  });
 
   router.openapi(
     createRoute({
       method: 'get',
       path: '/api/v1/rescans',
       summary: 'Recent rescan runs',
-      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(20) }) },
+      request: {
+        query: z.object({
+          limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(200)), 20),
+        }),
+      },
       responses: {
         200: {
           description: 'Runs, newest first',

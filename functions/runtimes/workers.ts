@@ -3,10 +3,10 @@
 // Postgres or the object store's API and stay on the Node function). Bindings carry the settings.
 import { Hono } from 'hono';
 import { jwtVerify } from 'jose';
-import { z } from 'zod';
 import type { AccessScope } from '../../shared/auth/access-scope.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
 import { createPresigner } from '../../shared/object-store/presigner.ts';
+import * as z from '../../shared/validation/zod.ts';
 import { checkKey, requireOp, uploadKey } from '../presign/object-keys.ts';
 
 interface Bindings {
@@ -73,16 +73,14 @@ const presigner = (env: Bindings) =>
 const now = (env: Bindings) => (env.SLUICE_FIXED_NOW ? new Date(env.SLUICE_FIXED_NOW) : new Date());
 const ttl = (env: Bindings) => Number(env.SLUICE_PRESIGN_TTL_S ?? 1800);
 
-const uploadBody = z
-  .object({
-    name: z.string().min(1).max(1024),
-    size: z.number().int().min(0),
-    contentType: z.string().max(255).optional(),
-  })
-  .strict();
+const uploadBody = z.strictObject({
+  name: z.string().check(z.minLength(1), z.maxLength(1024)),
+  size: z.number().check(z.int(), z.minimum(0)),
+  contentType: z.optional(z.string().check(z.maxLength(255))),
+});
 
 app.post('/api/v1/uploads', async (c) => {
-  const parsed = uploadBody.safeParse(await c.req.json().catch(() => undefined));
+  const parsed = z.safeParse(uploadBody, await c.req.json().catch(() => undefined));
   if (!parsed.success)
     throw ERRORS.validation(
       parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })),

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { z } from 'zod';
+import * as z from '../validation/zod.ts';
 import { type Env, envSchema } from './schema.ts';
 
 /** A storage backend as configured: a mounted filesystem (`local`/`nfs`) or a bucket prefix (`s3`). */
@@ -71,28 +71,25 @@ export class ConfigError extends Error {
 // Built on first use: most deployments set no SLUICE_CONFIG, and every schema built at module load is
 // cold-start time.
 const buildTomlSchema = () =>
-  z
-    .object({
-      storage: z
-        .record(
-          z.string().regex(/^[a-z][a-z0-9_-]*$/i, 'backend names are [a-z0-9_-]'),
-          z
-            .object({
-              type: z.enum(['local', 'nfs', 's3']),
-              base_path: z.string().min(1).optional(),
-              bucket: z.string().min(3).optional(),
-              prefix: z.string().optional(),
-              description: z.string().optional(),
-            })
-            .strict(),
-        )
-        .optional(),
-      ingest: z
-        .object({ pipelines: z.record(z.string(), z.enum(['tables', 'profile'])).optional() })
-        .strict()
-        .optional(),
-    })
-    .passthrough();
+  z.looseObject({
+    storage: z.optional(
+      z.record(
+        z.string().check(z.regex(/^[a-z][a-z0-9_-]*$/i, 'backend names are [a-z0-9_-]')),
+        z.strictObject({
+          type: z.enum(['local', 'nfs', 's3']),
+          base_path: z.optional(z.string().check(z.minLength(1))),
+          bucket: z.optional(z.string().check(z.minLength(3))),
+          prefix: z.optional(z.string()),
+          description: z.optional(z.string()),
+        }),
+      ),
+    ),
+    ingest: z.optional(
+      z.strictObject({
+        pipelines: z.optional(z.record(z.string(), z.enum(['tables', 'profile']))),
+      }),
+    ),
+  });
 type TomlConfig = z.infer<ReturnType<typeof buildTomlSchema>>;
 let tomlSchema: ReturnType<typeof buildTomlSchema> | undefined;
 

@@ -1,28 +1,37 @@
-import { z } from 'zod';
+import * as z from '../validation/zod.ts';
 
 /** Accepts the spellings deployments use for booleans: 1/0, true/false, yes/no, on/off. */
-const flag = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'boolean') return v;
-  const s = v.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
-  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
-  ctx.addIssue({ code: 'custom', message: `expected a boolean (1/0, true/false), got '${v}'` });
-  return z.NEVER;
-});
+const flag = z.pipe(
+  z.union([z.boolean(), z.string()]),
+  z.transform((v: boolean | string, ctx) => {
+    if (typeof v === 'boolean') return v;
+    const s = v.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+    if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+    ctx.issues.push({
+      code: 'custom',
+      message: `expected a boolean (1/0, true/false), got '${v}'`,
+      input: v,
+    });
+    return z.NEVER;
+  }),
+);
 
 // One schema per minimum, shared by every field that uses it: schemas are immutable, and each one built
 // is start-up time (this module is evaluated at every cold start).
 const ints = new Map<number, ReturnType<typeof buildInt>>();
-const buildInt = (min: number) => z.coerce.number().int().min(min);
+const buildInt = (min: number) => z.coerce.number().check(z.int(), z.minimum(min));
 const int = (min = 0) => {
   const s = ints.get(min) ?? buildInt(min);
   ints.set(min, s);
   return s;
 };
-const optionalText = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const optionalText = z.pipe(
+  z.optional(z.string()),
+  z.transform((v: string | undefined) =>
+    v === undefined || v.trim() === '' ? undefined : v.trim(),
+  ),
+);
 
 /**
  * Every setting Sluice reads from the environment. Names deployments already use are kept verbatim
@@ -30,15 +39,19 @@ const optionalText = z
  */
 export const envSchema = z.object({
   /** Port the Node server listens on. */
-  PORT: int(1).default(8080),
+  PORT: z._default(int(1), 8080),
   /** Which function a shared container image runs (`presign`, `datasets`, `events`, `rescan`, `jobs`, `all`). */
-  SLUICE_FUNCTION: z
-    .enum(['presign', 'datasets', 'events', 'rescan', 'jobs', 'all'])
-    .default('all'),
+  SLUICE_FUNCTION: z._default(
+    z.enum(['presign', 'datasets', 'events', 'rescan', 'jobs', 'all']),
+    'all',
+  ),
   /** Path of a TOML file with `[storage.<name>]` backends and other structured settings. */
   SLUICE_CONFIG: optionalText,
   /** pino level. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z._default(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    'info',
+  ),
   /** Optional file that receives a copy of the JSON log. */
   LOG_FILE_PATH: optionalText,
 
@@ -51,11 +64,11 @@ export const envSchema = z.object({
   /** Expected `aud` claim, when set. */
   SLUICE_JWT_AUDIENCE: optionalText,
   /** Lifetime of access tokens minted by `/auth/login` and `/auth/refresh`, seconds. */
-  SLUICE_ACCESS_TTL_S: int(1).default(600),
+  SLUICE_ACCESS_TTL_S: z._default(int(1), 600),
   /** Secret for bucket tokens; falls back to `JWT_SECRET`. */
   BUCKET_TOKEN_SECRET: optionalText,
   /** Lifetime of bucket tokens, minutes. */
-  BUCKET_TOKEN_TTL_MIN: int(1).default(60),
+  BUCKET_TOKEN_TTL_MIN: z._default(int(1), 60),
 
   /** Object store endpoint reached from inside the cluster (`host:port` or URL). */
   MINIO_ENDPOINT: optionalText,
@@ -68,64 +81,64 @@ export const envSchema = z.object({
   /** Object store secret key. */
   MINIO_SECRET_KEY: optionalText,
   /** Use https for endpoints given as `host:port`. */
-  MINIO_SECURE: flag.default(false),
+  MINIO_SECURE: z._default(flag, false),
   /** Bucket that holds uploads and ingested objects. */
-  MINIO_BUCKET: z.string().min(3).default('sluice'),
+  MINIO_BUCKET: z._default(z.string().check(z.minLength(3)), 'sluice'),
   /** Key prefix under which user folders live, e.g. `uploads/`. */
-  MINIO_OBJECT_PREFIX: z.string().default(''),
+  MINIO_OBJECT_PREFIX: z._default(z.string(), ''),
   /** Region used for signing (no lookup call is ever made). */
-  SLUICE_S3_REGION: z.string().min(1).default('us-east-1'),
+  SLUICE_S3_REGION: z._default(z.string().check(z.minLength(1)), 'us-east-1'),
 
   /** Full Postgres URL; wins over the `POSTGRES_*` parts. */
   DATABASE_URL: optionalText,
   /** Postgres host. */
   POSTGRES_HOST: optionalText,
   /** Postgres port. */
-  POSTGRES_PORT: int(1).default(5432),
+  POSTGRES_PORT: z._default(int(1), 5432),
   /** Postgres database. */
-  POSTGRES_DB: z.string().default('sluice'),
+  POSTGRES_DB: z._default(z.string(), 'sluice'),
   /** Postgres user. */
-  POSTGRES_USER: z.string().default('postgres'),
+  POSTGRES_USER: z._default(z.string(), 'postgres'),
   /** Postgres password. */
   POSTGRES_PASSWORD: optionalText,
   /** Connections per process. */
-  SLUICE_PG_POOL_MAX: int(1).default(10),
+  SLUICE_PG_POOL_MAX: z._default(int(1), 10),
 
   /** Root under which dataset manifests are written (also the storage backend `data`). */
-  AIMINO_DATA_ROOT: z.string().min(1).default('./.sluice/data'),
+  AIMINO_DATA_ROOT: z._default(z.string().check(z.minLength(1)), './.sluice/data'),
   /** Files above this many bytes are not auto-loaded by the viewer (deployed spelling). */
-  AIMINO_AUTLOAD_MAX_BYTES: int(0).optional(),
+  AIMINO_AUTLOAD_MAX_BYTES: z.optional(int(0)),
   /** Correct spelling of the same setting; the deployed spelling wins when both are set. */
-  AIMINO_AUTOLOAD_MAX_BYTES: int(0).optional(),
+  AIMINO_AUTOLOAD_MAX_BYTES: z.optional(int(0)),
   /** Disable viewer auto-load for every dataset. */
-  AIMINO_DISABLE_AUTOLOAD: flag.default(false),
+  AIMINO_DISABLE_AUTOLOAD: z._default(flag, false),
   /** Legacy single shared-storage root; becomes backend `default` when no `[storage.*]` table exists. */
   SHARED_STORAGE_ROOT: optionalText,
 
   /** Single PUT limit; larger uploads get a multipart plan. */
-  SLUICE_SINGLE_PUT_MAX_BYTES: int(1).default(100 * 1024 * 1024),
+  SLUICE_SINGLE_PUT_MAX_BYTES: z._default(int(1), 100 * 1024 * 1024),
   /** Preferred multipart part size in bytes (grown when a file would need more than 10,000 parts). */
-  SLUICE_MULTIPART_PART_BYTES: int(5 * 1024 * 1024).default(64 * 1024 * 1024),
+  SLUICE_MULTIPART_PART_BYTES: z._default(int(5 * 1024 * 1024), 64 * 1024 * 1024),
   /** Lifetime of presigned URLs, seconds. */
-  SLUICE_PRESIGN_TTL_S: int(1).default(1800),
+  SLUICE_PRESIGN_TTL_S: z._default(int(1), 1800),
   /** Bearer token MinIO sends with webhook events (`auth_token`). */
   SLUICE_WEBHOOK_TOKEN: optionalText,
   /** Bearer token protecting `POST /rescan`. */
   SLUICE_RESCAN_TOKEN: optionalText,
   /** Object suffixes that are ingested. */
-  SLUICE_INGEST_SUFFIXES: z.string().default('.h5,.hdf5'),
+  SLUICE_INGEST_SUFFIXES: z._default(z.string(), '.h5,.hdf5'),
   /** Concurrent ingests per process before answering 429. */
-  SLUICE_MAX_CONCURRENT_INGESTS: int(1).default(2),
+  SLUICE_MAX_CONCURRENT_INGESTS: z._default(int(1), 2),
   /** Drop `job_*` tables when their object is deleted. */
-  SLUICE_DROP_ON_DELETE: flag.default(false),
+  SLUICE_DROP_ON_DELETE: z._default(flag, false),
   /** How long an ingest or job lease lasts without a heartbeat, seconds. */
-  SLUICE_LEASE_S: int(1).default(300),
+  SLUICE_LEASE_S: z._default(int(1), 300),
   /** Local stack: seconds between rescans (0 = off). */
-  SLUICE_RESCAN_INTERVAL_S: int(0).default(300),
+  SLUICE_RESCAN_INTERVAL_S: z._default(int(0), 300),
   /** Local stack: wire the local S3 server's events to the events function. */
-  SLUICE_LOCAL_EVENTS: flag.default(true),
+  SLUICE_LOCAL_EVENTS: z._default(flag, true),
   /** Seconds after which a silent worker is considered gone. */
-  SLUICE_WORKER_TTL_S: int(1).default(60),
+  SLUICE_WORKER_TTL_S: z._default(int(1), 60),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -10,6 +9,7 @@ import type { Logger } from '../log/logger.ts';
 import { httpDuration, metricsRegistry } from '../metrics/registry.ts';
 import { pingBucket } from '../object-store/clients.ts';
 import type { Services } from '../services.ts';
+import { ApiRouter, openApiDocument } from './api-router.ts';
 import { DocsPage } from './docs-page.tsx';
 
 /** Per-request values set by the shared middleware. */
@@ -24,25 +24,15 @@ export interface AppEnv {
   };
 }
 
-export type AppRouter = OpenAPIHono<AppEnv>;
+export type AppRouter = ApiRouter<AppEnv>;
 
 /**
- * A router whose zod validation failures become one 400 listing every bad field. Functions build their
- * routes on one of these and export it; `createFunctionApp` mounts it.
+ * A router whose `openapi()` routes validate with zod (one 400 listing every bad field) and are
+ * documented in `/openapi.json`. Functions build their routes on one of these; `createFunctionApp`
+ * mounts it.
  */
 export function createRouter(): AppRouter {
-  return new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) {
-        throw ERRORS.validation(
-          result.error.issues.map((i) => ({
-            field: i.path.length ? i.path.join('.') : '(body)',
-            message: i.message,
-          })),
-        );
-      }
-    },
-  });
+  return new ApiRouter<AppEnv>();
 }
 
 /** Renders any thrown value as `{ statusCode, code, error, message }`; unexpected errors hide their details. */
@@ -197,15 +187,10 @@ export function createFunctionApp(
   app.get('/api/v1/storage/backends', async (c) =>
     c.json({ backends: await services.storage.list(true) }),
   );
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: { title: `Sluice ${name}`, version: '0.1.0' },
-  });
+  const info = { title: `Sluice ${name}`, version: '0.1.0' };
+  app.get('/openapi.json', (c) => c.json(openApiDocument(app, info)));
   app.get('/docs', (c) => {
-    const doc = app.getOpenAPI31Document({
-      openapi: '3.1.0',
-      info: { title: `Sluice ${name}`, version: '0.1.0' },
-    });
+    const doc = openApiDocument(app, info);
     return c.html(
       String(
         DocsPage({

@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { freePort } from '../../infra/local/free-port.ts';
 import { createPool } from '../../shared/db/pool.ts';
 import { createFunctionApp, createRouter } from '../../shared/http/app-kit.ts';
+import * as z from '../../shared/validation/zod.ts';
 import { createTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
@@ -77,7 +77,7 @@ describe('function app shell', () => {
           body: {
             content: {
               'application/json': {
-                schema: z.object({ name: z.string(), size: z.number().int() }),
+                schema: z.object({ name: z.string(), size: z.number().check(z.int()) }),
               },
             },
           },
