@@ -246,6 +246,20 @@ describe('built bundles', () => {
     }
   }, 60_000);
 
+  it('no start-up bundle carries classic zod or the SDK, pg and prom-client (they cost the cold start)', () => {
+    for (const fn of [...functionNames, 'all']) {
+      const { sources } = JSON.parse(readFileSync(`dist/${fn}/app.cjs.map`, 'utf8')) as {
+        sources: string[];
+      };
+      const heavy = sources.filter((s) =>
+        /node_modules\/(zod\/v4\/classic|@aws-sdk|pg\/|prom-client)\//.test(s),
+      );
+      expect(heavy, fn).toEqual([]);
+      // The validation layer is there, in its small form.
+      expect(sources.some((s) => s.includes('node_modules/zod/v4/mini/')), fn).toBe(true);
+    }
+  });
+
   it('the container entry starts the function SLUICE_FUNCTION names and refuses an unknown one', async () => {
     const bundle = await startBundle(['dist/start.cjs'], { SLUICE_FUNCTION: 'rescan' });
     expect(bundle.body).toEqual({ status: 'ok', function: 'rescan' });
