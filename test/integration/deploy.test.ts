@@ -256,7 +256,10 @@ describe('built bundles', () => {
       );
       expect(heavy, fn).toEqual([]);
       // The validation layer is there, in its small form.
-      expect(sources.some((s) => s.includes('node_modules/zod/v4/mini/')), fn).toBe(true);
+      expect(
+        sources.some((s) => s.includes('node_modules/zod/v4/mini/')),
+        fn,
+      ).toBe(true);
     }
   });
 
