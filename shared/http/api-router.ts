@@ -80,7 +80,7 @@ function queryRecord(c: Context): Record<string, string | string[]> {
 }
 
 type Issue = { field: string; message: string };
-const fieldOf = (path: PropertyKey[]) => (path.length ? path.map(String).join('.') : '(body)');
+const rootName = { param: '(path)', query: '(query)', json: '(body)' } as const;
 
 /** A Hono app whose `openapi()` routes validate their input and appear in {@link openApiDocument}. */
 export class ApiRouter<E extends Env = Env> extends Hono<E> {
@@ -95,7 +95,10 @@ export class ApiRouter<E extends Env = Env> extends Hono<E> {
         if (result.success) c.req.addValidatedData(target, result.data as object);
         else
           for (const i of result.error.issues)
-            issues.push({ field: fieldOf(i.path), message: i.message });
+            issues.push({
+              field: i.path.length ? i.path.map(String).join('.') : rootName[target],
+              message: i.message,
+            });
       };
       if (params) check('param', params, c.req.param());
       if (query) check('query', query, queryRecord(c));
