@@ -102,7 +102,18 @@ export class ApiRouter<E extends Env = Env> extends Hono<E> {
       };
       if (params) check('param', params, c.req.param());
       if (query) check('query', query, queryRecord(c));
-      if (jsonSchema) check('json', jsonSchema, await readJsonBody(c));
+      if (jsonSchema) {
+        let value: unknown;
+        try {
+          value = await readJsonBody(c);
+        } catch (err) {
+          // With the path or query already wrong, one 400 still names everything.
+          if (!issues.length) throw err;
+          const message = err instanceof SyntaxError ? 'not valid JSON' : (err as Error).message;
+          issues.push({ field: rootName.json, message });
+        }
+        if (value !== undefined) check('json', jsonSchema, value);
+      }
       if (issues.length) throw ERRORS.validation(issues);
       return handler(c as unknown as Parameters<RouteHandler<E, R>>[0]);
     };
@@ -119,20 +130,22 @@ export class ApiRouter<E extends Env = Env> extends Hono<E> {
     route: RouteSpec,
     ...handlers: [...MiddlewareHandler<E>[], MiddlewareHandler<E>]
   ): this {
-    const last = handlers[handlers.length - 1] as object;
+    const given = handlers[handlers.length - 1] as MiddlewareHandler<E>;
+    // A function of its own per registration, so one handler documented twice keeps both specs.
+    const last: MiddlewareHandler<E> = (c, next) => given(c, next);
     specs.set(last, route);
-    this.on(
-      route.method.toUpperCase(),
-      honoPath(route.path),
-      ...(handlers as [MiddlewareHandler<E>]),
-    );
+    const all = [...handlers.slice(0, -1), last] as [MiddlewareHandler<E>];
+    this.on(route.method.toUpperCase(), honoPath(route.path), ...all);
     return this;
   }
 }
 
-const toJsonSchema = (schema: Schema): Record<string, unknown> => {
-  // Requests are documented as clients send them (before defaults and coercion).
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+/** Requests are documented as clients send them (before defaults and coercion), answers as sent. */
+const toJsonSchema = (
+  schema: Schema,
+  io: 'input' | 'output' = 'input',
+): Record<string, unknown> => {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
   return rest;
 };
 
@@ -161,8 +174,10 @@ export function openApiDocument(
 ): { openapi: '3.1.0'; info: typeof info; paths: Record<string, Record<string, unknown>> } {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of app.routes) {
-    const h = r.handler as { __COMPOSED_HANDLER?: object };
-    const spec = specs.get(h) ?? (h.__COMPOSED_HANDLER && specs.get(h.__COMPOSED_HANDLER));
+    // Hono wraps a sub-app's handler once per mount level whose error handler differs.
+    let h = r.handler as { __COMPOSED_HANDLER?: object } | undefined;
+    while (h && !specs.has(h)) h = h.__COMPOSED_HANDLER;
+    const spec = h && specs.get(h);
     if (!spec) continue;
     const path = r.path.replace(/:([^/{]+)/g, '{$1}');
     const { params, query, body } = spec.request ?? {};
@@ -173,7 +188,7 @@ export function openApiDocument(
         ? Object.fromEntries(
             Object.entries(res.content).map(([type, c]) => [
               type,
-              { schema: toJsonSchema(c.schema) },
+              { schema: toJsonSchema(c.schema, 'output') },
             ]),
           )
         : undefined;

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { ApiRouter, createRoute, openApiDocument } from '../../shared/http/api-router.ts';
 import { renderError } from '../../shared/http/app-kit.ts';
@@ -122,6 +122,16 @@ describe('ApiRouter', () => {
     }
   });
 
+  it('still names a bad path together with a body of the wrong type in one 400', async () => {
+    const res = await post(testApp(), '/v1/things/abc', 'name=x', 'text/plain');
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as {
+      details: { fields: { field: string; message: string }[] };
+    };
+    expect(body.details.fields.map((f) => f.field)).toEqual(['id', '(body)']);
+    expect(body.details.fields[1]?.message).toContain('application/json');
+  });
+
   it('leaves documented() routes to read their own body', async () => {
     const res = await post(testApp(), '/v1/hook', 'not json at all', 'text/plain');
     expect(await res.json()).toEqual({ text: 'not json at all' });
@@ -156,5 +166,25 @@ describe('openApiDocument', () => {
     expect(schema.additionalProperties).toBe(false);
     expect(op.responses['200']?.description).toBe('The thing');
     expect(doc.paths['/v1/hook']?.post).toMatchObject({ summary: 'Takes any body' });
+  });
+
+  it('finds routes mounted several levels deep, each level with its own error handler', () => {
+    const inner = new ApiRouter();
+    inner.onError((err, c) => renderError(err, c as never));
+    const take = async (c: Context) => c.text('taken');
+    for (const path of ['/a', '/b'])
+      inner.documented(
+        createRoute({ method: 'get', path, responses: { 200: { description: path } } }),
+        take,
+      );
+    const middle = new Hono();
+    middle.onError((err, c) => renderError(err, c as never));
+    middle.route('/m', inner);
+    const outer = new Hono();
+    outer.route('/o', middle);
+    const doc = openApiDocument(outer, { title: 't', version: '1' });
+    // The same handler documented twice keeps both descriptions.
+    expect(doc.paths['/o/m/a']?.get).toMatchObject({ responses: { 200: { description: '/a' } } });
+    expect(doc.paths['/o/m/b']?.get).toMatchObject({ responses: { 200: { description: '/b' } } });
   });
 });
