@@ -75,6 +75,16 @@ export function reasonPhrase(status: number): string {
 }
 
 /** Factories for the common errors, so call sites read as `ERRORS.notFound('dataset', id)`. */
+/** A validator's issues (zod's shape) as the fields of a validation error; `root` names a whole-value one. */
+export const issueFields = (
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  root = '(body)',
+) =>
+  issues.map((i) => ({
+    field: i.path.map(String).join('.') || root,
+    message: i.message,
+  }));
+
 export const ERRORS = {
   badRequest: (message: string, details?: Record<string, unknown>) =>
     new AppError(400, 'BAD_REQUEST', message, details),

@@ -1,17 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { AppError } from '../../shared/errors.ts';
-import { createRoute } from '../../shared/http/api-router.ts';
+import { answer, createRoute, json, ok } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
 import * as z from '../../shared/validation/zod.ts';
 import { datasetService, type Role } from './dataset-service.ts';
 
-const json = <T extends z.ZodMiniType>(schema: T) => ({
-  content: { 'application/json': { schema } },
-});
-const anyObject = z.looseObject({});
-const ok = (description: string) => ({ 200: { description, ...json(anyObject) } });
 const pathField = z.string().check(z.minLength(1), z.maxLength(4096));
 
 /** Either server-visible paths (the body existing clients send) or logical references. */
@@ -65,8 +60,8 @@ export function datasetsRoutes(services: Services): AppRouter {
       summary: 'Register an image and an AnnData file in place',
       request: { body: json(registerBody) },
       responses: {
-        200: { description: 'Already registered with the same files', ...json(anyObject) },
-        201: { description: 'Registered', ...json(anyObject) },
+        200: answer('Already registered with the same files'),
+        201: answer('Registered'),
       },
     }),
     async (c) => {

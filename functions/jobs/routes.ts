@@ -1,14 +1,9 @@
-import { createRoute } from '../../shared/http/api-router.ts';
+import { answer, createRoute, json, ok } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
 import * as z from '../../shared/validation/zod.ts';
 import { jobService } from './job-service.ts';
 
-const json = <T extends z.ZodMiniType>(schema: T) => ({
-  content: { 'application/json': { schema } },
-});
-const anyObject = z.looseObject({});
-const ok = (description: string) => ({ 200: { description, ...json(anyObject) } });
 const idParam = z.object({ id: z.coerce.number().check(z.int(), z.positive()) });
 const workerId = z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,128}$/, 'letters, digits, . _ : -'));
 const workerBody = z.strictObject({ worker_id: workerId });
@@ -36,7 +31,7 @@ export function jobsRoutes(services: Services): AppRouter {
           }),
         ),
       },
-      responses: { 201: { description: 'Queued', ...json(anyObject) } },
+      responses: { 201: answer('Queued') },
     }),
     async (c) => {
       const job = await jobService.create(services, c.get('principal'), c.req.valid('json'));

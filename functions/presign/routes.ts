@@ -1,6 +1,6 @@
 import { ALL_OPS, mintBucketToken } from '../../shared/auth/bucket-token.ts';
 import { ERRORS } from '../../shared/errors.ts';
-import { createRoute } from '../../shared/http/api-router.ts';
+import { answer, createRoute, json, ok } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
 import { splitRelative } from '../../shared/storage/relative-path.ts';
@@ -8,12 +8,6 @@ import * as z from '../../shared/validation/zod.ts';
 import { requireAccess } from './access.ts';
 import { authService } from './auth-service.ts';
 import { MAX_OBJECT, presignService } from './presign-service.ts';
-
-const json = <T extends z.ZodMiniType>(schema: T) => ({
-  content: { 'application/json': { schema } },
-});
-const anyObject = z.looseObject({});
-const ok = (description: string) => ({ 200: { description, ...json(anyObject) } });
 
 const uploadBody = z.strictObject({
   name: z.string().check(z.minLength(1), z.maxLength(1024), z.meta({ example: 'run1/data.h5' })),
@@ -97,7 +91,7 @@ export function presignRoutes(services: Services): AppRouter {
           }),
         ),
       },
-      responses: { 201: { description: 'Created', ...json(anyObject) } },
+      responses: { 201: answer('Created') },
     }),
     async (c) => c.json(await authService.createUser(services, c.req.valid('json')), 201),
   );

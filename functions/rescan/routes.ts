@@ -1,5 +1,5 @@
 import { requireStaticToken } from '../../shared/auth/static-token.ts';
-import { ERRORS } from '../../shared/errors.ts';
+import { ERRORS, issueFields } from '../../shared/errors.ts';
 import { createRoute } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
@@ -42,9 +42,7 @@ export async function parseRescanRequest(
   }
   const parsed = rescanBody.safeParse(raw);
   if (!parsed.success) {
-    throw ERRORS.validation(
-      parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })),
-    );
+    throw ERRORS.validation(issueFields(parsed.error.issues));
   }
   return { options: parsed.data, trigger };
 }

@@ -4,7 +4,7 @@
 import { Hono } from 'hono';
 import { jwtVerify } from 'jose';
 import type { AccessScope } from '../../shared/auth/access-scope.ts';
-import { AppError, ERRORS } from '../../shared/errors.ts';
+import { AppError, ERRORS, issueFields } from '../../shared/errors.ts';
 import { createPresigner } from '../../shared/object-store/presigner.ts';
 import * as z from '../../shared/validation/zod.ts';
 import { checkKey, requireOp, uploadKey } from '../presign/object-keys.ts';
@@ -81,10 +81,7 @@ const uploadBody = z.strictObject({
 
 app.post('/api/v1/uploads', async (c) => {
   const parsed = z.safeParse(uploadBody, await c.req.json().catch(() => undefined));
-  if (!parsed.success)
-    throw ERRORS.validation(
-      parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })),
-    );
+  if (!parsed.success) throw ERRORS.validation(issueFields(parsed.error.issues));
   const scope = c.get('scope');
   requireOp(scope, 'write');
   if (parsed.data.size > Number(c.env.SLUICE_SINGLE_PUT_MAX_BYTES ?? 104_857_600)) {

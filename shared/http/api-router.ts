@@ -3,7 +3,7 @@
 // classic zod (see ../validation/zod.ts for why this project uses zod/mini).
 import { type Context, type Env, Hono, type MiddlewareHandler } from 'hono';
 import type { RouterRoute } from 'hono/types';
-import { ERRORS } from '../errors.ts';
+import { ERRORS, issueFields } from '../errors.ts';
 import * as z from '../validation/zod.ts';
 
 type Schema = z.ZodMiniType;
@@ -53,6 +53,16 @@ export type RouteHandler<E extends Env, R extends RouteSpec> = (
   c: Context<E, HonoPath<R['path']>, ValidOut<R>>,
 ) => Response | Promise<Response>;
 
+/** A JSON body or answer with `schema`. */
+export const json = <T extends Schema>(schema: T) => ({
+  content: { 'application/json': { schema } },
+});
+const anyObject = z.looseObject({});
+/** An answer documented as a JSON object with `description`. */
+export const answer = (description: string) => ({ description, ...json(anyObject) });
+/** `200`: a JSON object with `description`. */
+export const ok = (description: string) => ({ 200: answer(description) });
+
 /** Declares a route; the identity, kept so the path literal survives for typing `c.req.param()`. */
 export const createRoute = <P extends string, R extends RouteSpec & { path: P }>(route: R): R =>
   route;
@@ -93,12 +103,7 @@ export class ApiRouter<E extends Env = Env> extends Hono<E> {
       const check = (target: 'param' | 'query' | 'json', schema: Schema, value: unknown) => {
         const result = z.safeParse(schema, value);
         if (result.success) c.req.addValidatedData(target, result.data as object);
-        else
-          for (const i of result.error.issues)
-            issues.push({
-              field: i.path.length ? i.path.map(String).join('.') : rootName[target],
-              message: i.message,
-            });
+        else issues.push(...issueFields(result.error.issues, rootName[target]));
       };
       if (params) check('param', params, c.req.param());
       if (query) check('query', query, queryRecord(c));
