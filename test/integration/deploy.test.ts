@@ -247,14 +247,16 @@ describe('built bundles', () => {
   }, 60_000);
 
   it('no start-up bundle carries classic zod or the SDK, pg and prom-client (they cost the cold start)', () => {
+    const sourcesOf = (name: string) =>
+      (JSON.parse(readFileSync(`dist/${name}/app.cjs.map`, 'utf8')) as { sources: string[] })
+        .sources;
+    const heavyIn = (sources: string[]) =>
+      sources.filter((s) => /node_modules\/(zod\/v4\/classic|@aws-sdk|pg|prom-client)\//.test(s));
+    // The one-shot migration job keeps pg inline, so the check does see a package that is there.
+    expect(heavyIn(sourcesOf('migrate')).some((s) => s.includes('node_modules/pg/'))).toBe(true);
     for (const fn of [...functionNames, 'all']) {
-      const { sources } = JSON.parse(readFileSync(`dist/${fn}/app.cjs.map`, 'utf8')) as {
-        sources: string[];
-      };
-      const heavy = sources.filter((s) =>
-        /node_modules\/(zod\/v4\/classic|@aws-sdk|pg\/|prom-client)\//.test(s),
-      );
-      expect(heavy, fn).toEqual([]);
+      const sources = sourcesOf(fn);
+      expect(heavyIn(sources), fn).toEqual([]);
       // The validation layer is there, in its small form.
       expect(
         sources.some((s) => s.includes('node_modules/zod/v4/mini/')),
