@@ -2,6 +2,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventsApp } from '../../functions/events/app.ts';
+import { createApp } from '../../functions/registry.ts';
 import { minioBody, postEvent, putObject } from '../helpers/events.ts';
 import { runPython, writeProfileFile } from '../helpers/h5py.ts';
 import { sh5utilMerge } from '../helpers/sh5util.ts';
@@ -311,6 +312,30 @@ print(json.dumps([float(total[i]), float(grid[i])]))
       { step: 'batch', node: 'c0107', n: 64, e: 18_996 },
     ]);
     expect(await skippedOf(jobId)).toEqual([]);
+  });
+  it('the ingest API and the status page show the figures per step and node', async () => {
+    const app = createApp('all', stack.services);
+    const admin = await stack.token('root', ['admin']);
+    const res = await app.request(`/api/v1/ingests/${jobId}`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(res.status).toBe(200);
+    const job = (await res.json()) as { summaries: Record<string, unknown>[] };
+    expect(job.summaries.map((s) => [s.scope, s.step, s.node, s.nodes])).toEqual([
+      ['job', '0', 'c0107', 1],
+      ['node', '0', 'c0107', 1],
+      ['job', 'batch', 'c0103,c0107', 2],
+      ['node', 'batch', 'c0103', 1],
+      ['node', 'batch', 'c0107', 1],
+    ]);
+    expect(job.summaries[2]).toMatchObject({
+      table,
+      energyJ: 61_760,
+      timeS: 105,
+      energyReason: null,
+    });
+    const html = await (await app.request(`/ui?token=${admin}`)).text();
+    expect(html).toMatch(/<td>batch<\/td><td>c0103,c0107<\/td><td>61760 J<\/td><td>105 s<\/td>/);
   });
 });
 
