@@ -231,7 +231,8 @@ function deriveEnergy(
 ): Pick<NodeTable, 'power' | 'increment' | 'used' | 'energy'> {
   const none = diff.map(() => undefined);
   let powerName: string | undefined;
-  for (const n of order.filter((c) => /power$/i.test(fieldOf(c)))) {
+  const powerColumns = order.filter((c) => /power$/i.test(fieldOf(c)));
+  for (const n of powerColumns) {
     if ((columns.get(n) ?? []).some((v) => v !== undefined && v !== 0)) {
       powerName = n;
       break;
@@ -245,7 +246,9 @@ function deriveEnergy(
   if (!source || first < 0) {
     const reason = energyName
       ? 'the energy column has no readings'
-      : 'no power or energy column found';
+      : powerColumns.length > 0
+        ? 'every power column is all zero or missing'
+        : 'no power or energy column found';
     return { power: none, increment: none, used: none, energy: { reason } };
   }
   const power: (number | undefined)[] = none.slice();

@@ -369,6 +369,51 @@ describe('profiles without energy, and Slurm NO_VAL', () => {
     expect(figures.rows[0]).toEqual({ n: 738, p: 0, e: 0, i: 0, rss: 738 });
   });
 
+  it('names every series a job file does not read, and leaves a step with a node lacking energy unknown', async () => {
+    const file = path.join(stack.tmp, 'job_88.h5');
+    runPython(
+      `
+import h5py, sys, numpy as np
+def series(fields, rows):
+    dt = np.dtype([('ElapsedTime', '<u8'), ('EpochTime', '<u8')] + [(f, '<f8') for f in fields])
+    d = np.zeros(len(rows), dtype=dt)
+    for i, r in enumerate(rows): d[i] = r
+    return d
+with h5py.File(sys.argv[1], 'w') as f:
+    n1 = f.create_group('Steps/batch/Nodes/n1')
+    n1.create_dataset('Energy', data=series(['Power'], [(0, 0, 100), (10, 10, 100)]), maxshape=(None,))
+    n1.create_dataset('Tasks/0', data=series(['RSS'], []), maxshape=(None,))
+    n1.create_dataset('Other', data=np.arange(3))
+    n2 = f.create_group('Steps/batch/Nodes/n2')
+    n2.create_dataset('Energy', data=series(['Power'], [(0, 0, 0), (20, 20, 0)]), maxshape=(None,))
+    f.create_dataset('Steps/batch/extra', data=np.arange(2))
+    f.create_group('Steps/9').create_dataset('x', data=np.arange(2))
+`,
+      [file],
+    );
+    const r = await ingest('hpc/job_88.h5', file);
+    expect(await skippedOf(r.jobId)).toEqual([
+      { path: '/Steps/9', reason: 'step has no Nodes group' },
+      { path: '/Steps/batch/extra', reason: 'outside the Nodes group' },
+      {
+        path: '/Steps/batch/Nodes/n1/Other',
+        reason: expect.stringContaining('not a profile series'),
+      },
+      { path: '/Steps/batch/Nodes/n1/Tasks/0', reason: 'dataset has no rows' },
+      {
+        path: '/Steps/batch/Nodes/n2/Energy__Power',
+        reason: 'power column is all zero or missing',
+      },
+    ]);
+    const rows = await summaries(r.tables[0] as string);
+    expect(rows.map((s) => [s.scope, s.node, s.energy, s.reason])).toEqual([
+      ['job', 'n1,n2', null, 'no energy data for node n2'],
+      ['node', 'n1', 1000, null],
+      ['node', 'n2', null, 'every power column is all zero or missing'],
+    ]);
+    expect(rows[0]).toMatchObject({ step: 'batch', nodes: 2, time: 20 });
+  });
+
   it('NO_VAL readings in a real file are missing values, not readings', async () => {
     const r = await ingest('hpc/novalues/9646276_batch_c0107.h5', C0107);
     const rows = (
