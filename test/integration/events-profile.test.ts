@@ -1,8 +1,10 @@
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEventsApp } from '../../functions/events/app.ts';
 import { createApp } from '../../functions/registry.ts';
+import { defaultMigrationsDir, migrate } from '../../shared/db/migrate.ts';
 import { minioBody, postEvent, putObject } from '../helpers/events.ts';
 import { runPython, writeProfileFile } from '../helpers/h5py.ts';
 import { sh5utilMerge } from '../helpers/sh5util.ts';
@@ -464,5 +466,57 @@ with h5py.File(sys.argv[1], 'w') as f:
     ]);
     const [job] = await summaries(r.tables[0] as string);
     expect(job).toMatchObject({ energy: 5000, time: 30, peak: 300, peak_t: 20 });
+  });
+});
+
+describe('migration 061', () => {
+  it('keeps job_summaries rows written before it valid, as whole-file job rows', async () => {
+    const database = `t_m061_${process.pid}`;
+    const admin = new pg.Client({ connectionString: inject('pgUrl') });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+    await admin.query(`CREATE DATABASE ${database}`);
+    const pool = new pg.Pool({
+      connectionString: inject('pgUrl').replace(/\/[^/]*$/, `/${database}`),
+    });
+    try {
+      const dir = path.join(stack.tmp, 'migrations-before-061');
+      await mkdir(dir, { recursive: true });
+      const all = (await readdir(defaultMigrationsDir())).filter((f) => /^\d{3}-/.test(f));
+      const copy = (f: string) => copyFile(path.join(defaultMigrationsDir(), f), path.join(dir, f));
+      for (const f of all.filter((f) => f < '061')) await copy(f);
+      await migrate(pool, dir);
+      await pool.query(
+        `INSERT INTO job_summaries (table_name, bucket, key, node, energy_to_solution_j, time_to_solution_s, rows)
+         VALUES ('job_old', 'b', 'k.h5', 'a,b', 5000, 30, 10), ('job_odd', 'b', 'o.h5', 'c', NULL, 3, 1)`,
+      );
+      for (const f of all.filter((f) => f >= '061')) await copy(f);
+      expect(await migrate(pool, dir)).toContain('061-job-summaries-steps.sql');
+      const rows = await pool.query(
+        `SELECT table_name, scope, step, node, energy_to_solution_j AS e, energy_reason AS reason
+         FROM job_summaries ORDER BY table_name`,
+      );
+      expect(rows.rows).toEqual([
+        {
+          table_name: 'job_odd',
+          scope: 'job',
+          step: null,
+          node: 'c',
+          e: null,
+          reason: expect.any(String),
+        },
+        { table_name: 'job_old', scope: 'job', step: null, node: 'a,b', e: 5000, reason: null },
+      ]);
+      // Energy is unknown only with a reason.
+      await expect(
+        pool.query(
+          `INSERT INTO job_summaries (table_name, bucket, key, rows) VALUES ('x', 'b', 'k', 0)`,
+        ),
+      ).rejects.toThrow(/job_summaries_energy_or_reason/);
+    } finally {
+      await pool.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+      await admin.end();
+    }
   });
 });
