@@ -3,6 +3,7 @@ import { requireStaticToken } from '../../shared/auth/static-token.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
 import { createRoute } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
+import { jobSummariesRepository } from '../../shared/ingest/job-summaries.ts';
 import { type IngestJob, jobsRepository } from '../../shared/ingest/jobs-repository.ts';
 import { normaliseEvent } from '../../shared/ingest/normalise-event.ts';
 import type { Services } from '../../shared/services.ts';
@@ -141,7 +142,8 @@ export function eventsRoutes(services: Services): AppRouter {
     createRoute({
       method: 'get',
       path: '/api/v1/ingests/{id}',
-      summary: 'One ingest job with its tables, rows, timings and error',
+      summary:
+        'One ingest job with its tables, rows, timings and error, and for Slurm profiles its energy summaries',
       request: { params: z.object({ id: z.coerce.number().check(z.int(), z.positive()) }) },
       responses: {
         200: { description: 'The job', content: { 'application/json': { schema: jobSchema } } },
@@ -153,7 +155,8 @@ export function eventsRoutes(services: Services): AppRouter {
       const prefix = scope(c.get('principal'));
       if (!job || (prefix !== undefined && !job.key.startsWith(prefix)))
         throw ERRORS.notFound('ingest job', String(id));
-      return c.json(job, 200);
+      const summaries = await jobSummariesRepository(services.db).forJob(id);
+      return c.json({ ...job, summaries }, 200);
     },
   );
   return router;

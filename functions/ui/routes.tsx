@@ -12,6 +12,7 @@ async function load(services: Services): Promise<StatusData> {
   const data: StatusData = {
     generatedAt: new Date().toISOString(),
     ingests: [],
+    energy: [],
     datasets: [],
     rescans: [],
     workers: [],
@@ -21,6 +22,15 @@ async function load(services: Services): Promise<StatusData> {
     data.ingests = (
       await db.query(
         `SELECT id, key, status, tables, rows, duration_ms AS "durationMs", error FROM ingest_jobs ORDER BY id DESC LIMIT 50`,
+      )
+    ).rows;
+  }
+  if (await exists('job_summaries')) {
+    data.energy = (
+      await db.query(
+        `SELECT table_name AS "table", step, node, energy_to_solution_j AS "energyJ",
+           time_to_solution_s AS "timeS", peak_power_w AS "peakPowerW", energy_reason AS "energyReason"
+         FROM job_summaries WHERE scope = 'job' ORDER BY updated_at DESC, table_name, step LIMIT 50`,
       )
     ).rows;
   }

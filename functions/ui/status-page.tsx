@@ -12,6 +12,16 @@ export interface StatusData {
     durationMs: number | null;
     error: string | null;
   }[];
+  /** Slurm profile figures, one row per step ('job' scope) of recent profile ingests. */
+  energy: {
+    table: string;
+    step: string | null;
+    node: string;
+    energyJ: number | null;
+    timeS: number;
+    peakPowerW: number | null;
+    energyReason: string | null;
+  }[];
   datasets: {
     dataset_id: string;
     owner: string;
@@ -83,6 +93,38 @@ th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left}th{backgr
                 <td>{j.rows ?? ''}</td>
                 <td>{j.durationMs === null ? '' : `${j.durationMs} ms`}</td>
                 <td class="failed">{j.error ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+      <Section
+        title="Energy (Slurm profiles, per step)"
+        id="energy"
+        empty={data.energy.length === 0}
+      >
+        <table id="energy-summaries">
+          <thead>
+            <tr>
+              <th>table</th>
+              <th>step</th>
+              <th>nodes</th>
+              <th>energy</th>
+              <th>time</th>
+              <th>peak power</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.energy.map((e) => (
+              <tr>
+                <td>{e.table}</td>
+                <td>{e.step ?? ''}</td>
+                <td>{e.node}</td>
+                <td>
+                  {e.energyJ === null ? `unknown: ${e.energyReason ?? ''}` : `${e.energyJ} J`}
+                </td>
+                <td>{`${e.timeS} s`}</td>
+                <td>{e.peakPowerW === null ? '' : `${e.peakPowerW} W`}</td>
               </tr>
             ))}
           </tbody>

@@ -11,15 +11,26 @@ export interface OutputTable {
   write(sink: (chunk: string | Buffer) => Promise<void>): Promise<void>;
 }
 
-/** Per-job energy figures (profile pipeline). */
+/**
+ * Energy figures of a Slurm profile (profile pipeline), one per node and one per step ('job' scope: all
+ * nodes of the step). Plain data, so it survives structured cloning. Energy fields are null exactly when
+ * `energyReason` says why (no power or energy column, or a node of the step without one).
+ */
 export interface ProfileSummary {
+  scope: 'job' | 'node';
+  /** Slurm step ('batch', '0', ...) of a job file; null for a per-node file, which does not say. */
+  step: string | null;
+  /** The node, or for 'job' scope the step's nodes joined with ','. */
   node: string;
-  energyJ: number;
+  nodes: number;
+  energyJ: number | null;
+  /** Longest node: the largest ElapsedTime of any series. */
   timeS: number;
-  averagePowerW: number;
-  peakPowerW: number;
-  peakPowerTimeS: number;
-  energyDelayProduct: number;
+  averagePowerW: number | null;
+  peakPowerW: number | null;
+  peakPowerTimeS: number | null;
+  energyDelayProduct: number | null;
+  energyReason: string | null;
   rows: number;
 }
 
@@ -27,7 +38,8 @@ export interface PipelineOutput {
   pipeline: 'tables' | 'profile';
   tables: OutputTable[];
   skipped: Skipped[];
-  summary?: ProfileSummary;
+  /** Profile pipeline only: per step a 'job' row, then one row per node of that step. */
+  summaries?: ProfileSummary[];
 }
 
 /** A file that cannot be ingested as a whole; recorded as a permanent failure with this reason. */

@@ -5,6 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Db } from '../db/lazy-pool.ts';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from './copy-binary.ts';
 import { ident } from './copy-text.ts';
+import { jobSummariesRepository } from './job-summaries.ts';
 import type { IngestJob } from './jobs-repository.ts';
 import { jobsRepository } from './jobs-repository.ts';
 import type { OutputTable, PipelineOutput } from './pipeline.ts';
@@ -90,33 +91,8 @@ export async function publish(
         tables.push({ table: name, datasetPath: t.datasetPath || '/', rows: t.rows });
         rows += t.rows;
       }
-      if (output.summary) {
-        const s = output.summary;
-        await client.query(
-          `INSERT INTO job_summaries (table_name, job_id, bucket, key, node, energy_to_solution_j, time_to_solution_s,
-             average_power_w, peak_power_w, peak_power_time_s, energy_delay_product, rows, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
-           ON CONFLICT (table_name) DO UPDATE SET job_id = EXCLUDED.job_id, node = EXCLUDED.node,
-             energy_to_solution_j = EXCLUDED.energy_to_solution_j, time_to_solution_s = EXCLUDED.time_to_solution_s,
-             average_power_w = EXCLUDED.average_power_w, peak_power_w = EXCLUDED.peak_power_w,
-             peak_power_time_s = EXCLUDED.peak_power_time_s, energy_delay_product = EXCLUDED.energy_delay_product,
-             rows = EXCLUDED.rows, updated_at = now()`,
-          [
-            tables[0]?.table,
-            job.id,
-            job.bucket,
-            job.key,
-            s.node,
-            s.energyJ,
-            s.timeS,
-            s.averagePowerW,
-            s.peakPowerW,
-            s.peakPowerTimeS,
-            s.energyDelayProduct,
-            s.rows,
-          ],
-        );
-      }
+      if (output.summaries && tables[0])
+        await jobSummariesRepository(client).replace(tables[0].table, job, output.summaries);
     }
     const ok = await jobsRepository(client).finish(job.id, owner, {
       pipeline: output.pipeline,

@@ -10,29 +10,42 @@ function hasH5py(): boolean {
   );
 }
 
+const aptEnv = () => ({ ...process.env, DEBIAN_FRONTEND: 'noninteractive' });
+
 /**
- * Makes sure Debian's python3-h5py is present: the tests write HDF5 files with it (a second,
- * independent HDF5 implementation), installing it with apt when running as root.
+ * Makes sure a Debian package is present (`isPresent` says whether it is), installing it with apt when
+ * running as root, as CI does on a fresh machine (`apt-get update` only if the first try fails).
+ * Every apt call is bounded by `timeoutMs`.
  */
-export function ensureH5py(): void {
-  if (hasH5py()) return;
+export function ensureDebianPackage(
+  pkg: string,
+  isPresent: () => boolean,
+  timeoutMs = 300_000,
+): void {
+  if (isPresent()) return;
   if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-    spawnSync('apt-get', ['install', '-y', '-q', 'python3-h5py'], {
-      stdio: 'ignore',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    if (!hasH5py()) {
-      spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore' });
-      spawnSync('apt-get', ['install', '-y', '-q', 'python3-h5py'], {
+    const install = () =>
+      spawnSync('apt-get', ['install', '-y', '-q', pkg], {
         stdio: 'ignore',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        env: aptEnv(),
+        timeout: timeoutMs,
       });
+    install();
+    if (!isPresent()) {
+      spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore', timeout: timeoutMs });
+      install();
     }
   }
-  if (!hasH5py())
-    throw new Error(
-      'python3-h5py is required to generate HDF5 test files: apt-get install python3-h5py',
-    );
+  if (!isPresent())
+    throw new Error(`Debian package ${pkg} is required by this test: apt-get install ${pkg}`);
+}
+
+/**
+ * Makes sure Debian's python3-h5py is present: the tests write HDF5 files with it (a second,
+ * independent HDF5 implementation).
+ */
+export function ensureH5py(): void {
+  ensureDebianPackage('python3-h5py', hasH5py);
 }
 
 /** Runs a Python script with h5py available; `args` are passed as sys.argv[1:]. */
