@@ -1,38 +1,16 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-
-const PYTHON = '/usr/bin/python3';
-
-function hasH5py(): boolean {
-  return (
-    existsSync(PYTHON) &&
-    spawnSync(PYTHON, ['-c', 'import h5py, numpy'], { stdio: 'ignore' }).status === 0
-  );
-}
+import { execFileSync } from 'node:child_process';
+import { ensureDebianPackage, PYTHON, pythonHas } from './debian.ts';
 
 /**
  * Makes sure Debian's python3-h5py is present: the tests write HDF5 files with it (a second,
  * independent HDF5 implementation), installing it with apt when running as root.
  */
 export function ensureH5py(): void {
-  if (hasH5py()) return;
-  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-    spawnSync('apt-get', ['install', '-y', '-q', 'python3-h5py'], {
-      stdio: 'ignore',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    if (!hasH5py()) {
-      spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore' });
-      spawnSync('apt-get', ['install', '-y', '-q', 'python3-h5py'], {
-        stdio: 'ignore',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    }
-  }
-  if (!hasH5py())
-    throw new Error(
-      'python3-h5py is required to generate HDF5 test files: apt-get install python3-h5py',
-    );
+  ensureDebianPackage(
+    'python3-h5py',
+    () => pythonHas('h5py', 'numpy'),
+    'to generate HDF5 test files',
+  );
 }
 
 /** Runs a Python script with h5py available; `args` are passed as sys.argv[1:]. */

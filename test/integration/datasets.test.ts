@@ -19,6 +19,7 @@ import { parseConfig } from '../../shared/config/load.ts';
 import { silentLogger } from '../../shared/log/logger.ts';
 import { createServices } from '../../shared/services.ts';
 import { createTestStack, type TestStack } from '../helpers/stack.ts';
+import { type TiffKind, writeTiff } from '../helpers/tiff-writers.ts';
 
 let stack: TestStack;
 let app: ReturnType<typeof createDatasetsApp>;
@@ -123,13 +124,19 @@ describe('TIFF facts from every fixture', () => {
       omeXml: true,
       sizeC: 2,
     });
-    expect(await readTiffFacts(fx('tiff/openslide_small.svs'))).toMatchObject({
+    const small = await readTiffFacts(fx('tiff/openslide_small.svs'));
+    expect(small).toMatchObject({
       width: 16,
       height: 16,
       tiled: true,
       pages: 2,
       compression: 'JPEG',
     });
+    // Aperio's second IFD (stripped) is the thumbnail, not a plane or a level.
+    expect(small.levels).toHaveLength(1);
+    expect(small.associated).toEqual([
+      { kind: 'thumbnail', page: 1, width: 16, height: 16, tiled: false },
+    ]);
     expect(await readTiffFacts(fx('tiff/libvips_ojpeg-tile.tif'))).toMatchObject({
       width: 234,
       height: 213,
@@ -146,6 +153,87 @@ describe('TIFF facts from every fixture', () => {
     await expect(readTiffFacts(fx('tiff/openslide_unopenable.tiff'))).rejects.toThrow(
       'unsupported TIFF compression 52479',
     );
+  });
+});
+
+describe('TIFF facts from files other writers make (tifffile, libtiff via Pillow)', () => {
+  let dir: string;
+  const made = (kind: TiffKind) => {
+    const file = path.join(dir, `${kind}.tif`);
+    writeTiff(kind, file);
+    return file;
+  };
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-tiffs-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it("lists an SVS slide's label, macro and thumbnail as associated images, never as levels", async () => {
+    const pyramid = await readTiffFacts(made('svs-pyramid'));
+    expect(pyramid.levels.map((l) => [l.width, l.height, l.tiled])).toEqual([
+      [2048, 1536, true],
+      [512, 384, true],
+      [128, 96, true],
+    ]);
+    expect(pyramid.associated.map((a) => [a.kind, a.page, a.width, a.height])).toEqual([
+      ['thumbnail', 1, 256, 192],
+      ['label', 4, 380, 400],
+      ['macro', 5, 1280, 420],
+    ]);
+    // Without reduced levels the slide is one level: the thumbnail (same aspect, smaller) and the
+    // label (NewSubfileType 1) are not levels either.
+    const flat = await readTiffFacts(made('svs-flat'));
+    expect(flat.levels).toEqual([{ width: 2048, height: 1536, tiled: true }]);
+    expect(flat.associated.map((a) => a.kind)).toEqual(['thumbnail', 'label', 'macro']);
+  });
+
+  it('reads the header facts of a CCITT Group 4 TIFF without its codec', async () => {
+    expect(await readTiffFacts(made('ccitt-g4'))).toMatchObject({
+      width: 1728,
+      height: 1100,
+      samples: 1,
+      bitDepth: 1,
+      tiled: false,
+      compression: 'CCITT Group 4 (headers only; pixels not decodable here)',
+    });
+  });
+
+  it('calls a page tiled when it has tiles, even with strip tags beside them (quad-tile.tif)', async () => {
+    const facts = await readTiffFacts(made('tiles-and-strips'));
+    expect(facts).toMatchObject({ width: 512, height: 384, tiled: true });
+    expect(facts.levels).toEqual([{ width: 512, height: 384, tiled: true }]);
+  });
+
+  it('prefers the OME-XML when the first IFD has two descriptions (Micro-Manager)', async () => {
+    expect(await readTiffFacts(made('two-descriptions'))).toMatchObject({
+      width: 64,
+      height: 48,
+      bitDepth: 16,
+      pages: 10,
+      omeXml: true,
+      sizeC: 1,
+      sizeZ: 1,
+      sizeT: 10,
+    });
+  });
+
+  it('registers a non-pyramidal slide without offering the image itself as its preview', async () => {
+    const registerSlide = async (kind: TiffKind) => {
+      await copyFile(made(kind), path.join(vast, 'amick', 'run1', `${kind}.svs`));
+      const r = await call(
+        'POST',
+        '/api/v1/datasets/register',
+        amick,
+        logical({ image: `run1/${kind}.svs` }),
+      );
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      return r.body.manifest;
+    };
+    const flat = await registerSlide('svs-flat');
+    expect(flat.viewer.preview_path).toBeNull();
+    expect(flat.image.associated).toHaveLength(3);
+    const pyramid = await registerSlide('svs-pyramid');
+    expect(pyramid.viewer.preview_path).toBe(pyramid.image_path);
   });
 });
 
@@ -168,10 +256,13 @@ describe('AnnData facts from every fixture', () => {
     });
     const legacy = await readAnnDataFacts(fx('h5ad/anndata_v0.5.0_adata.h5ad'));
     expect(legacy).toMatchObject({ nObs: 700, nVars: 765, encoding: 'legacy-compound' });
+    // anndata 0.5 keeps categoricals as int8 codes in the compound, labels in uns/<col>_categories.
     expect(legacy.obs).toMatchObject({
       n_genes: 'int64',
       percent_mito: 'float32',
-      louvain: 'int8',
+      louvain: 'category',
+      bulk_labels: 'category',
+      phase: 'category',
     });
     expect(legacy.var.highly_variable).toBe('bool');
     await expect(readAnnDataFacts(fx('hdf5/h5wasm_array.h5'))).rejects.toThrow(
