@@ -145,6 +145,28 @@ export class StorageResolver {
   }
 
   /**
+   * `file`'s real path (every symlink followed) when it lies strictly inside `userSubdir` of the
+   * filesystem backend, whose own real path is taken too; otherwise undefined (outside, missing, or
+   * the user directory is not there). Being inside the backend is not enough for a user's own
+   * references: a symlink in alice's folder may point into bob's.
+   */
+  async realPathInside(
+    backend: string,
+    userSubdir: string,
+    file: string,
+  ): Promise<string | undefined> {
+    const b = this.get(backend);
+    if (b.type === 's3' || !b.basePath) return undefined;
+    const base = await this.realBase(backend);
+    const dir = await confinedJoin(base, splitRelative(userSubdir, 'user_subdir'), b.basePath)
+      .then((d) => realpath(d))
+      .catch(() => undefined);
+    const real = await realpath(file).catch(() => undefined);
+    if (!dir || !real || real === dir || !isWithin(dir, real)) return undefined;
+    return real;
+  }
+
+  /**
    * The reverse mapping: which backend (and relative path) an absolute server path belongs to.
    * This is the allow-list for APIs that accept server-visible paths. Returns undefined when the path is
    * outside every filesystem backend (after following symlinks).
