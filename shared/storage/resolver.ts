@@ -44,10 +44,17 @@ export type S3Probe = (bucket: string, prefix: string) => Promise<BackendHealth>
 export class StorageResolver {
   readonly #backends = new Map<string, BackendConfig>();
   readonly #realBases = new Map<string, Promise<string>>();
+  /** Health per backend with the time it was probed; concurrent callers share one probe. */
+  readonly #health = new Map<string, { at: number; health: Promise<BackendHealth> }>();
 
   constructor(
     backends: BackendConfig[],
-    private readonly defaults: { bucket: string; s3Probe?: S3Probe },
+    private readonly defaults: {
+      bucket: string;
+      s3Probe?: S3Probe;
+      /** Seconds a probed health is reused by `cachedHealth` (default 5; 0 = always probe). */
+      healthTtlS?: number;
+    },
     log?: Logger,
   ) {
     for (const b of backends) {
@@ -192,15 +199,33 @@ export class StorageResolver {
     return undefined;
   }
 
-  /** Public listing with health, for `GET /api/v1/storage/backends`. */
+  /**
+   * Listing with health for signed-in callers of `GET /api/v1/storage/backends`; the health is
+   * `cachedHealth`, so repeated calls do not write a probe file per call.
+   */
   async list(withHealth = true): Promise<BackendInfo[]> {
-    const out: BackendInfo[] = [];
-    for (const b of this.#backends.values()) {
-      const info: BackendInfo = { name: b.name, type: b.type, description: b.description };
-      if (withHealth) info.health = await this.health(b.name);
-      out.push(info);
-    }
-    return out;
+    return Promise.all(
+      [...this.#backends.values()].map(async (b) => {
+        const info: BackendInfo = { name: b.name, type: b.type, description: b.description };
+        if (withHealth) info.health = await this.cachedHealth(b.name);
+        return info;
+      }),
+    );
+  }
+
+  /**
+   * `health`, reused for `healthTtlS` seconds after the probe started, and shared by callers that
+   * arrive while one is running: at most one probe write per backend per TTL, whatever the call rate.
+   */
+  async cachedHealth(name: string): Promise<BackendHealth> {
+    const ttlMs = (this.defaults.healthTtlS ?? 5) * 1000;
+    const hit = this.#health.get(name);
+    if (hit && performance.now() - hit.at < ttlMs) return hit.health;
+    const entry = { at: performance.now(), health: this.health(name) };
+    this.#health.set(name, entry);
+    // A probe that throws (an unknown name) is not kept.
+    entry.health.catch(() => this.#health.delete(name));
+    return entry.health;
   }
 
   /** Exists / readable / writable, with the time the probe took. Writable is tested by a real write. */
