@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { type FileHandle, mkdtemp, open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
@@ -237,7 +237,12 @@ async function sourceState(
   services: Services,
   s: SourceInfo,
   owner: string,
-): Promise<{ state: 'ok' | 'stale' | 'missing' | 'outside'; path: string; real?: string }> {
+): Promise<{
+  state: 'ok' | 'stale' | 'missing' | 'outside';
+  path: string;
+  real?: string;
+  confine?: { backend: string; userDir: string };
+}> {
   const loc = s3Location(s.path);
   if (loc) {
     const head = await headObject(services, loc.bucket, loc.key);
@@ -263,7 +268,11 @@ async function sourceState(
     if (!real) return { state: 'outside', path: file };
   }
   const same = st.size === s.size && st.mtime.toISOString() === s.mtime;
-  return { state: same ? 'ok' : 'stale', path: file, real };
+  const confine =
+    real && confineTo !== undefined
+      ? { backend: s.storage_backend as string, userDir: confineTo }
+      : undefined;
+  return { state: same ? 'ok' : 'stale', path: file, real, confine };
 }
 
 function viewerFacts(services: Services, image: TiffFacts, size: number, preview?: string) {
@@ -513,7 +522,10 @@ export const datasetService = {
     who: Principal,
     id: string,
     role: Role,
-  ): Promise<{ path: string; size: number; redirect?: string }> {
+  ): Promise<
+    | { path: string; size: number; redirect: string }
+    | { path: string; size: number; redirect?: undefined; open: () => Promise<FileHandle> }
+  > {
     const m = await this.get(services, who, id);
     const s = m.source_info[role];
     if (!s) throw ERRORS.notFound(`${role} file of dataset`, id);
@@ -548,7 +560,40 @@ export const datasetService = {
       });
       return { path: state.path, size: s.size, redirect };
     }
-    // Stream the real path that was checked, not a name a symlink swap could redirect.
-    return { path: state.real ?? state.path, size: s.size };
+    const file = state.real ?? state.path;
+    const outside = () =>
+      new AppError(
+        403,
+        'FORBIDDEN',
+        `${role}: the ${role} file of '${id}' changed place while it was being opened`,
+        { field: role },
+      );
+    const { confine } = state;
+    return {
+      path: file,
+      size: s.size,
+      // What is opened is proved to be what was checked: no symlink at the end of the path, and the
+      // open file is the same inode as the real path, re-checked inside the user directory after
+      // opening (a directory swapped for a symlink between check and open is caught here).
+      open: async () => {
+        const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => {
+          throw outside();
+        });
+        if (!confine) return fh;
+        try {
+          const again = await services.storage.realPathInside(
+            confine.backend,
+            confine.userDir,
+            file,
+          );
+          const [opened, checked] = await Promise.all([fh.stat(), again ? stat(again) : undefined]);
+          if (!checked || opened.dev !== checked.dev || opened.ino !== checked.ino) throw outside();
+          return fh;
+        } catch (err) {
+          await fh.close();
+          throw err;
+        }
+      },
+    };
   },
 };
