@@ -53,7 +53,11 @@ export function createServices(
     get s3() {
       return getS3();
     },
-    storage: new StorageResolver(config.storage, { bucket: config.s3.bucket, s3Probe: probe }, log),
+    storage: new StorageResolver(
+      config.storage,
+      { bucket: config.s3.bucket, s3Probe: probe, healthTtlS: config.storageHealthTtlS },
+      log,
+    ),
     verifyToken: createTokenVerifier(config.auth),
     async close() {
       await own?.end().catch(() => {});

@@ -76,20 +76,42 @@ function frameColumns(g: H5Group): { columns: Record<string, string>; rows: numb
   return { columns, rows };
 }
 
-/** Legacy (anndata < 0.6) obs/var: one compound dataset, one member per column. */
-function compoundColumns(ds: H5Dataset): { columns: Record<string, string>; rows: number } {
+/**
+ * Legacy (anndata < 0.6) obs/var: one compound dataset, one member per column. Categoricals are
+ * stored as integer codes with their labels in `uns/<column>_categories`, so an integer member with
+ * such a companion is a `category`.
+ */
+function compoundColumns(
+  ds: H5Dataset,
+  categorical: Set<string>,
+): { columns: Record<string, string>; rows: number } {
   const columns: Record<string, string> = {};
   for (const m of ds.metadata.compound_type?.members ?? []) {
     if (m.name === 'index') continue;
-    columns[m.name as string] = typeName({ metadata: { ...m, shape: [] } } as unknown as H5Dataset);
+    const type = typeName({ metadata: { ...m, shape: [] } } as unknown as H5Dataset);
+    columns[m.name as string] =
+      categorical.has(m.name as string) && /^u?int\d+$/.test(type) ? 'category' : type;
   }
   return { columns, rows: ds.metadata.shape?.[0] ?? 0 };
+}
+
+/** Columns that anndata 0.5 stored as categoricals: the `<column>` of every `uns/<column>_categories`. */
+function legacyCategoricals(file: H5File): Set<string> {
+  const uns = file.keys().includes('uns') ? file.get('uns') : null;
+  if (uns?.type !== 'Group') return new Set();
+  return new Set(
+    (uns as H5Group)
+      .keys()
+      .filter((k) => k.endsWith('_categories') && k.length > '_categories'.length)
+      .map((k) => k.slice(0, -'_categories'.length)),
+  );
 }
 
 function frame(file: H5File, name: 'obs' | 'var') {
   const e = file.get(name);
   if (!e) throw new AnnDataError(`no '${name}' in the file: not an AnnData file`);
-  if (e.type === 'Dataset') return { ...compoundColumns(e as H5Dataset), legacy: true };
+  if (e.type === 'Dataset')
+    return { ...compoundColumns(e as H5Dataset, legacyCategoricals(file)), legacy: true };
   return { ...frameColumns(e as H5Group), legacy: false };
 }
 

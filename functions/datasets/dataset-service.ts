@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { type FileHandle, mkdtemp, open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
@@ -28,6 +28,11 @@ export interface SourceInfo {
   sha256?: string;
   /** Object-store sources: the ETag when registered. */
   etag?: string;
+  /**
+   * The user directory (relative to the backend) a non-admin's source was confined to when it was
+   * registered; every later read checks again, after following symlinks, that it is still inside.
+   */
+  user_dir?: string;
 }
 
 export interface Manifest {
@@ -88,8 +93,10 @@ async function resolveSource(
 ): Promise<SourceInfo> {
   const admin = isAdmin(who);
   let file: string;
-  let backend: string | undefined;
-  let relative: string | undefined;
+  let backend: string;
+  let relative: string;
+  // The user directory a non-admin's reference must stay inside after following symlinks.
+  let confineTo: string | undefined;
   if (input.storage_backend) {
     const userDir = input.user_subdir ?? who.sub;
     if (!admin && userDir !== who.sub)
@@ -122,6 +129,7 @@ async function resolveSource(
     file = r.path;
     backend = input.storage_backend;
     relative = `${userDir}/${given}`;
+    confineTo = admin ? undefined : userDir;
   } else {
     if (!path.isAbsolute(given))
       throw fieldError(400, 'INVALID_PATH', field, 'must be an absolute server path');
@@ -144,10 +152,18 @@ async function resolveSource(
     file = found.path;
     backend = found.backend;
     relative = found.relativePath;
+    confineTo = admin ? undefined : who.sub;
   }
   const st = await stat(file).catch(() => undefined);
   if (!st) throw fieldError(404, 'SOURCE_MISSING', field, 'file not found');
   if (!st.isFile()) throw fieldError(400, 'NOT_A_FILE', field, 'is a directory, not a file');
+  if (confineTo !== undefined && !(await services.storage.realPathInside(backend, confineTo, file)))
+    throw fieldError(
+      403,
+      'FORBIDDEN',
+      field,
+      `leads (after following symlinks) outside your directory '${confineTo}' in backend '${backend}'`,
+    );
   return {
     path: file,
     size: st.size,
@@ -155,6 +171,7 @@ async function resolveSource(
     original_path: given,
     storage_backend: backend,
     relative_path: relative,
+    ...(confineTo !== undefined ? { user_dir: confineTo } : {}),
   };
 }
 
@@ -210,11 +227,22 @@ async function openable(
   return { path: file, done: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** `ok`, `stale` (size or mtime changed) or `missing`, re-resolved through this machine's mounts. */
+/**
+ * `ok`, `stale` (size or mtime changed), `missing`, or `outside` (a non-admin's source that now leads,
+ * after following symlinks, out of the user directory it was registered in), re-resolved through this
+ * machine's mounts. `path` is where this machine's mount shows the file; `real`, for confined sources,
+ * its checked real path, which is what gets streamed (a symlink swapped afterwards changes nothing).
+ */
 async function sourceState(
   services: Services,
   s: SourceInfo,
-): Promise<{ state: 'ok' | 'stale' | 'missing'; path: string }> {
+  owner: string,
+): Promise<{
+  state: 'ok' | 'stale' | 'missing' | 'outside';
+  path: string;
+  real?: string;
+  confine?: { backend: string; userDir: string };
+}> {
   const loc = s3Location(s.path);
   if (loc) {
     const head = await headObject(services, loc.bucket, loc.key);
@@ -224,15 +252,27 @@ async function sourceState(
     return { state: same ? 'ok' : 'stale', path: s.path };
   }
   let file = s.path;
-  if (s.storage_backend && s.relative_path && services.storage.has(s.storage_backend)) {
+  let real: string | undefined;
+  const known = s.storage_backend !== undefined && services.storage.has(s.storage_backend);
+  if (known && s.relative_path) {
     file = await services.storage
-      .resolvePath(s.storage_backend, undefined, s.relative_path)
+      .resolvePath(s.storage_backend as string, undefined, s.relative_path)
       .catch(() => s.path);
   }
   const st = await stat(file).catch(() => undefined);
   if (!st?.isFile()) return { state: 'missing', path: file };
+  // Manifests from before user_dir was recorded: a source under the owner's folder was confined to it.
+  const confineTo = s.user_dir ?? (s.relative_path?.startsWith(`${owner}/`) ? owner : undefined);
+  if (known && confineTo !== undefined) {
+    real = await services.storage.realPathInside(s.storage_backend as string, confineTo, file);
+    if (!real) return { state: 'outside', path: file };
+  }
   const same = st.size === s.size && st.mtime.toISOString() === s.mtime;
-  return { state: same ? 'ok' : 'stale', path: file };
+  const confine =
+    real && confineTo !== undefined
+      ? { backend: s.storage_backend as string, userDir: confineTo }
+      : undefined;
+  return { state: same ? 'ok' : 'stale', path: file, real, confine };
 }
 
 function viewerFacts(services: Services, image: TiffFacts, size: number, preview?: string) {
@@ -428,18 +468,16 @@ export const datasetService = {
     return row.manifest;
   },
 
-  /** Re-checks every source: `ok`, `stale` or `missing` per role. */
+  /** Re-checks every source: `ok`, `stale`, `missing` or `outside` per role, the worst overall. */
   async integrity(services: Services, m: Manifest) {
     const out: Record<string, { state: string; path: string }> = {};
     for (const role of ['image', 'h5ad', 'preview'] as const) {
       const s = m.source_info[role];
-      if (s) out[role] = await sourceState(services, s);
+      if (s) out[role] = await sourceState(services, s, m.owner);
     }
     const states = Object.values(out).map((v) => v.state);
-    return {
-      status: states.includes('missing') ? 'missing' : states.includes('stale') ? 'stale' : 'ok',
-      sources: out,
-    };
+    const worst = (['outside', 'missing', 'stale'] as const).find((w) => states.includes(w));
+    return { status: worst ?? 'ok', sources: out };
   },
 
   async list(services: Services, who: Principal, cursor: string | undefined, limit: number) {
@@ -484,11 +522,21 @@ export const datasetService = {
     who: Principal,
     id: string,
     role: Role,
-  ): Promise<{ path: string; size: number; redirect?: string }> {
+  ): Promise<
+    | { path: string; size: number; redirect: string }
+    | { path: string; size: number; redirect?: undefined; open: () => Promise<FileHandle> }
+  > {
     const m = await this.get(services, who, id);
     const s = m.source_info[role];
     if (!s) throw ERRORS.notFound(`${role} file of dataset`, id);
-    const state = await sourceState(services, s);
+    const state = await sourceState(services, s, m.owner);
+    if (state.state === 'outside')
+      throw new AppError(
+        403,
+        'FORBIDDEN',
+        `${role}: the ${role} file of '${id}' now leads (after following symlinks) outside the directory it was registered in`,
+        { field: role },
+      );
     if (state.state === 'missing')
       throw new AppError(
         404,
@@ -512,6 +560,40 @@ export const datasetService = {
       });
       return { path: state.path, size: s.size, redirect };
     }
-    return { path: state.path, size: s.size };
+    const file = state.real ?? state.path;
+    const outside = () =>
+      new AppError(
+        403,
+        'FORBIDDEN',
+        `${role}: the ${role} file of '${id}' changed place while it was being opened`,
+        { field: role },
+      );
+    const { confine } = state;
+    return {
+      path: file,
+      size: s.size,
+      // What is opened is proved to be what was checked: no symlink at the end of the path, and the
+      // open file is the same inode as the real path, re-checked inside the user directory after
+      // opening (a directory swapped for a symlink between check and open is caught here).
+      open: async () => {
+        const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => {
+          throw outside();
+        });
+        if (!confine) return fh;
+        try {
+          const again = await services.storage.realPathInside(
+            confine.backend,
+            confine.userDir,
+            file,
+          );
+          const [opened, checked] = await Promise.all([fh.stat(), again ? stat(again) : undefined]);
+          if (!checked || opened.dev !== checked.dev || opened.ino !== checked.ino) throw outside();
+          return fh;
+        } catch (err) {
+          await fh.close();
+          throw err;
+        }
+      },
+    };
   },
 };

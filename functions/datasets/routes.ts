@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { AppError } from '../../shared/errors.ts';
 import { answer, createRoute, json, ok } from '../../shared/http/api-router.ts';
@@ -152,7 +151,7 @@ export function datasetsRoutes(services: Services): AppRouter {
     async (c) => {
       const { id, role } = c.req.valid('param');
       const file = await datasetService.file(services, c.get('principal'), id, role as Role);
-      if (file.redirect) return c.redirect(file.redirect, 302);
+      if (file.redirect !== undefined) return c.redirect(file.redirect, 302);
       const range = c.req.header('range');
       const headers: Record<string, string> = {
         'accept-ranges': 'bytes',
@@ -172,14 +171,16 @@ export function datasetsRoutes(services: Services): AppRouter {
           );
         }
         end = Math.min(end, file.size - 1);
-        const body = Readable.toWeb(createReadStream(file.path, { start, end })) as ReadableStream;
+        const fh = await file.open();
+        const body = Readable.toWeb(fh.createReadStream({ start, end })) as ReadableStream;
         return c.body(body, 206, {
           ...headers,
           'content-range': `bytes ${start}-${end}/${file.size}`,
           'content-length': String(end - start + 1),
         });
       }
-      return c.body(Readable.toWeb(createReadStream(file.path)) as ReadableStream, 200, {
+      const fh = await file.open();
+      return c.body(Readable.toWeb(fh.createReadStream()) as ReadableStream, 200, {
         ...headers,
         'content-length': String(file.size),
       });

@@ -47,6 +47,8 @@ export interface Config {
   database: { url: string; poolMax: number };
   dataRoot: string;
   storage: BackendConfig[];
+  /** How long a backend's probed health is reused, seconds. */
+  storageHealthTtlS: number;
   viewer: { autoloadMaxBytes: number; disableAutoload: boolean };
   presign: { singlePutMaxBytes: number; ttlS: number; partBytes: number };
   events: {
@@ -240,6 +242,7 @@ export function parseConfig(raw: Record<string, string | undefined>): Config {
     database: { url: databaseUrl(env), poolMax: env.SLUICE_PG_POOL_MAX },
     dataRoot: path.resolve(env.AIMINO_DATA_ROOT),
     storage: storageBackends(env, toml, env.SLUICE_CONFIG ?? 'SLUICE_CONFIG'),
+    storageHealthTtlS: env.SLUICE_STORAGE_HEALTH_TTL_S,
     viewer: {
       autoloadMaxBytes:
         env.AIMINO_AUTLOAD_MAX_BYTES ?? env.AIMINO_AUTOLOAD_MAX_BYTES ?? 500_000_000,

@@ -114,6 +114,11 @@ export const envSchema = z.object({
   AIMINO_DISABLE_AUTOLOAD: z._default(flag, false),
   /** Legacy single shared-storage root; becomes backend `default` when no `[storage.*]` table exists. */
   SHARED_STORAGE_ROOT: optionalText,
+  /**
+   * Seconds a storage backend's health (a real probe write) is reused by
+   * `GET /api/v1/storage/backends` before it is probed again; `0` probes on every signed-in call.
+   */
+  SLUICE_STORAGE_HEALTH_TTL_S: z._default(int(0), 5),
 
   /** Single PUT limit; larger uploads get a multipart plan. */
   SLUICE_SINGLE_PUT_MAX_BYTES: z._default(int(1), 100 * 1024 * 1024),

@@ -184,9 +184,15 @@ export function createFunctionApp(
     const ok = Object.values(checks).every((v) => v.ok);
     return c.json({ status: ok ? 'ready' : 'not_ready', function: name, checks }, ok ? 200 : 503);
   });
-  app.get('/api/v1/storage/backends', async (c) =>
-    c.json({ backends: await services.storage.list(true) }),
-  );
+  // Names for anyone (a client picks a backend before signing in); type, description and health
+  // (which writes a probe file, so it is cached per backend) only for a signed-in user.
+  app.get('/api/v1/storage/backends', async (c) => {
+    const auth = c.req.header('authorization');
+    if (auth === undefined)
+      return c.json({ backends: services.storage.names().map((name) => ({ name })) });
+    await services.verifyToken(bearer(auth));
+    return c.json({ backends: await services.storage.list(true) });
+  });
   const info = { title: `Sluice ${name}`, version: '0.1.0' };
   app.get('/openapi.json', (c) => c.json(openApiDocument(app, info)));
   app.get('/docs', (c) => {

@@ -44,10 +44,17 @@ export type S3Probe = (bucket: string, prefix: string) => Promise<BackendHealth>
 export class StorageResolver {
   readonly #backends = new Map<string, BackendConfig>();
   readonly #realBases = new Map<string, Promise<string>>();
+  /** Health per backend with the time it was probed; concurrent callers share one probe. */
+  readonly #health = new Map<string, { at: number; health: Promise<BackendHealth> }>();
 
   constructor(
     backends: BackendConfig[],
-    private readonly defaults: { bucket: string; s3Probe?: S3Probe },
+    private readonly defaults: {
+      bucket: string;
+      s3Probe?: S3Probe;
+      /** Seconds a probed health is reused by `cachedHealth` (default 5; 0 = always probe). */
+      healthTtlS?: number;
+    },
     log?: Logger,
   ) {
     for (const b of backends) {
@@ -145,6 +152,28 @@ export class StorageResolver {
   }
 
   /**
+   * `file`'s real path (every symlink followed) when it lies strictly inside `userSubdir` of the
+   * filesystem backend, whose own real path is taken too; otherwise undefined (outside, missing, or
+   * the user directory is not there). Being inside the backend is not enough for a user's own
+   * references: a symlink in alice's folder may point into bob's.
+   */
+  async realPathInside(
+    backend: string,
+    userSubdir: string,
+    file: string,
+  ): Promise<string | undefined> {
+    const b = this.get(backend);
+    if (b.type === 's3' || !b.basePath) return undefined;
+    const base = await this.realBase(backend);
+    const dir = await confinedJoin(base, splitRelative(userSubdir, 'user_subdir'), b.basePath)
+      .then((d) => realpath(d))
+      .catch(() => undefined);
+    const real = await realpath(file).catch(() => undefined);
+    if (!dir || !real || real === dir || !isWithin(dir, real)) return undefined;
+    return real;
+  }
+
+  /**
    * The reverse mapping: which backend (and relative path) an absolute server path belongs to.
    * This is the allow-list for APIs that accept server-visible paths. Returns undefined when the path is
    * outside every filesystem backend (after following symlinks).
@@ -170,15 +199,33 @@ export class StorageResolver {
     return undefined;
   }
 
-  /** Public listing with health, for `GET /api/v1/storage/backends`. */
+  /**
+   * Listing with health for signed-in callers of `GET /api/v1/storage/backends`; the health is
+   * `cachedHealth`, so repeated calls do not write a probe file per call.
+   */
   async list(withHealth = true): Promise<BackendInfo[]> {
-    const out: BackendInfo[] = [];
-    for (const b of this.#backends.values()) {
-      const info: BackendInfo = { name: b.name, type: b.type, description: b.description };
-      if (withHealth) info.health = await this.health(b.name);
-      out.push(info);
-    }
-    return out;
+    return Promise.all(
+      [...this.#backends.values()].map(async (b) => {
+        const info: BackendInfo = { name: b.name, type: b.type, description: b.description };
+        if (withHealth) info.health = await this.cachedHealth(b.name);
+        return info;
+      }),
+    );
+  }
+
+  /**
+   * `health`, reused for `healthTtlS` seconds after the probe started, and shared by callers that
+   * arrive while one is running: at most one probe write per backend per TTL, whatever the call rate.
+   */
+  async cachedHealth(name: string): Promise<BackendHealth> {
+    const ttlMs = (this.defaults.healthTtlS ?? 5) * 1000;
+    const hit = this.#health.get(name);
+    if (hit && performance.now() - hit.at < ttlMs) return hit.health;
+    const entry = { at: performance.now(), health: this.health(name) };
+    this.#health.set(name, entry);
+    // A probe that throws (an unknown name) is not kept.
+    entry.health.catch(() => this.#health.delete(name));
+    return entry.health;
   }
 
   /** Exists / readable / writable, with the time the probe took. Writable is tested by a real write. */

@@ -1,51 +1,16 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-
-const PYTHON = '/usr/bin/python3';
-
-function hasH5py(): boolean {
-  return (
-    existsSync(PYTHON) &&
-    spawnSync(PYTHON, ['-c', 'import h5py, numpy'], { stdio: 'ignore' }).status === 0
-  );
-}
-
-const aptEnv = () => ({ ...process.env, DEBIAN_FRONTEND: 'noninteractive' });
-
-/**
- * Makes sure a Debian package is present (`isPresent` says whether it is), installing it with apt when
- * running as root, as CI does on a fresh machine (`apt-get update` only if the first try fails).
- * Every apt call is bounded by `timeoutMs`.
- */
-export function ensureDebianPackage(
-  pkg: string,
-  isPresent: () => boolean,
-  timeoutMs = 300_000,
-): void {
-  if (isPresent()) return;
-  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-    const install = () =>
-      spawnSync('apt-get', ['install', '-y', '-q', pkg], {
-        stdio: 'ignore',
-        env: aptEnv(),
-        timeout: timeoutMs,
-      });
-    install();
-    if (!isPresent()) {
-      spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore', timeout: timeoutMs });
-      install();
-    }
-  }
-  if (!isPresent())
-    throw new Error(`Debian package ${pkg} is required by this test: apt-get install ${pkg}`);
-}
+import { execFileSync } from 'node:child_process';
+import { ensureDebianPackage, PYTHON, pythonHas } from './debian.ts';
 
 /**
  * Makes sure Debian's python3-h5py is present: the tests write HDF5 files with it (a second,
- * independent HDF5 implementation).
+ * independent HDF5 implementation), installing it with apt when running as root.
  */
 export function ensureH5py(): void {
-  ensureDebianPackage('python3-h5py', hasH5py);
+  ensureDebianPackage(
+    'python3-h5py',
+    () => pythonHas('h5py', 'numpy'),
+    'to generate HDF5 test files',
+  );
 }
 
 /** Runs a Python script with h5py available; `args` are passed as sys.argv[1:]. */

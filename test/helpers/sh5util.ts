@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureDebianPackage } from './h5py.ts';
+import { ensureDebianPackage } from './debian.ts';
 
 const SH5UTIL = '/usr/bin/sh5util';
 
@@ -26,7 +26,11 @@ export async function sh5utilMerge(
   out: string,
   timeoutMs = 60_000,
 ): Promise<void> {
-  ensureDebianPackage('slurm-wlm-hdf5-plugin', () => existsSync(SH5UTIL));
+  ensureDebianPackage(
+    'slurm-wlm-hdf5-plugin',
+    () => existsSync(SH5UTIL),
+    'to merge Slurm profiles',
+  );
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-sh5util-'));
   try {
     const user = os.userInfo().username;

@@ -1,3 +1,4 @@
+import { watch } from 'node:fs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/free-port.ts';
@@ -122,7 +123,9 @@ describe('function app shell', () => {
 
   it('lists storage backends without secrets', async () => {
     const app = createFunctionApp('test', stack.services);
-    const res = await app.request('/api/v1/storage/backends');
+    const res = await app.request('/api/v1/storage/backends', {
+      headers: { authorization: `Bearer ${await stack.token('amick')}` },
+    });
     const body = (await res.json()) as {
       backends: { name: string; health: { exists: boolean; writable: boolean } }[];
     };
@@ -131,5 +134,67 @@ describe('function app shell', () => {
     expect(data?.health.exists).toBe(true);
     expect(data?.health.writable).toBe(true);
     expect(JSON.stringify(body)).not.toContain(stack.config.s3.secretKey as string);
+  });
+});
+
+describe('storage backends: names for anyone, health for users, probes bounded', () => {
+  /** Names of the probe files written into `dir` while `run` runs (inotify sees each one). */
+  async function probeWrites(dir: string, run: () => Promise<void>): Promise<Set<string>> {
+    const seen = new Set<string>();
+    const watcher = watch(dir, (_event, name) => {
+      if (name?.startsWith('.sluice-probe-')) seen.add(name);
+    });
+    try {
+      await run();
+      // Bounded wait for the last events to arrive.
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      watcher.close();
+    }
+    return seen;
+  }
+  const get = (app: ReturnType<typeof createFunctionApp>, token?: string) =>
+    app.request('/api/v1/storage/backends', {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+
+  it('answers anonymous callers with names only and writes nothing for them', async () => {
+    const app = createFunctionApp('test', stack.services);
+    let bodies: unknown[] = [];
+    const writes = await probeWrites(stack.config.dataRoot, async () => {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => get(app)));
+      expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
+      bodies = await Promise.all(answers.map((r) => r.json()));
+    });
+    expect(writes.size).toBe(0);
+    const first = bodies[0] as { backends: Record<string, unknown>[] };
+    expect(first.backends.map((b) => b.name)).toContain('data');
+    for (const b of first.backends) expect(Object.keys(b)).toEqual(['name']);
+    // A bad token is refused, not treated as anonymous.
+    expect((await get(app, 'not-a-token')).status).toBe(401);
+  });
+
+  it('probes each backend once per TTL for signed-in callers, however often they ask', async () => {
+    const ttl = await createTestStack({ SLUICE_STORAGE_HEALTH_TTL_S: '2' });
+    try {
+      const app = createFunctionApp('test', ttl.services);
+      const token = await ttl.token('amick');
+      const burst = () =>
+        Promise.all(Array.from({ length: 10 }, () => get(app, token))).then((rs) =>
+          expect(rs.map((r) => r.status)).toEqual(Array(10).fill(200)),
+        );
+      const first = await probeWrites(ttl.config.dataRoot, async () => {
+        await burst();
+        await burst();
+      });
+      expect(first.size).toBe(1);
+      // After the TTL the health is probed again, once.
+      await new Promise((r) => setTimeout(r, 2100));
+      const second = await probeWrites(ttl.config.dataRoot, burst);
+      expect(second.size).toBe(1);
+      expect([...second][0]).not.toBe([...first][0]);
+    } finally {
+      await ttl.close();
+    }
   });
 });

@@ -11,6 +11,7 @@ import {
 } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAnnDataFacts } from '../../functions/datasets/anndata-facts.ts';
 import { createDatasetsApp } from '../../functions/datasets/app.ts';
@@ -18,7 +19,9 @@ import { readTiffFacts } from '../../functions/datasets/tiff-facts.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { silentLogger } from '../../shared/log/logger.ts';
 import { createServices } from '../../shared/services.ts';
+import { StorageResolver } from '../../shared/storage/resolver.ts';
 import { createTestStack, type TestStack } from '../helpers/stack.ts';
+import { type TiffKind, writeTiff } from '../helpers/tiff-writers.ts';
 
 let stack: TestStack;
 let app: ReturnType<typeof createDatasetsApp>;
@@ -123,13 +126,19 @@ describe('TIFF facts from every fixture', () => {
       omeXml: true,
       sizeC: 2,
     });
-    expect(await readTiffFacts(fx('tiff/openslide_small.svs'))).toMatchObject({
+    const small = await readTiffFacts(fx('tiff/openslide_small.svs'));
+    expect(small).toMatchObject({
       width: 16,
       height: 16,
       tiled: true,
       pages: 2,
       compression: 'JPEG',
     });
+    // Aperio's second IFD (stripped) is the thumbnail, not a plane or a level.
+    expect(small.levels).toHaveLength(1);
+    expect(small.associated).toEqual([
+      { kind: 'thumbnail', page: 1, width: 16, height: 16, tiled: false },
+    ]);
     expect(await readTiffFacts(fx('tiff/libvips_ojpeg-tile.tif'))).toMatchObject({
       width: 234,
       height: 213,
@@ -146,6 +155,87 @@ describe('TIFF facts from every fixture', () => {
     await expect(readTiffFacts(fx('tiff/openslide_unopenable.tiff'))).rejects.toThrow(
       'unsupported TIFF compression 52479',
     );
+  });
+});
+
+describe('TIFF facts from files other writers make (tifffile, libtiff via Pillow)', () => {
+  let dir: string;
+  const made = (kind: TiffKind) => {
+    const file = path.join(dir, `${kind}.tif`);
+    writeTiff(kind, file);
+    return file;
+  };
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-tiffs-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it("lists an SVS slide's label, macro and thumbnail as associated images, never as levels", async () => {
+    const pyramid = await readTiffFacts(made('svs-pyramid'));
+    expect(pyramid.levels.map((l) => [l.width, l.height, l.tiled])).toEqual([
+      [2048, 1536, true],
+      [512, 384, true],
+      [128, 96, true],
+    ]);
+    expect(pyramid.associated.map((a) => [a.kind, a.page, a.width, a.height])).toEqual([
+      ['thumbnail', 1, 256, 192],
+      ['label', 4, 380, 400],
+      ['macro', 5, 1280, 420],
+    ]);
+    // Without reduced levels the slide is one level: the thumbnail (same aspect, smaller) and the
+    // label (NewSubfileType 1) are not levels either.
+    const flat = await readTiffFacts(made('svs-flat'));
+    expect(flat.levels).toEqual([{ width: 2048, height: 1536, tiled: true }]);
+    expect(flat.associated.map((a) => a.kind)).toEqual(['thumbnail', 'label', 'macro']);
+  });
+
+  it('reads the header facts of a CCITT Group 4 TIFF without its codec', async () => {
+    expect(await readTiffFacts(made('ccitt-g4'))).toMatchObject({
+      width: 1728,
+      height: 1100,
+      samples: 1,
+      bitDepth: 1,
+      tiled: false,
+      compression: 'CCITT Group 4 (headers only; pixels not decodable here)',
+    });
+  });
+
+  it('calls a page tiled when it has tiles, even with strip tags beside them (quad-tile.tif)', async () => {
+    const facts = await readTiffFacts(made('tiles-and-strips'));
+    expect(facts).toMatchObject({ width: 512, height: 384, tiled: true });
+    expect(facts.levels).toEqual([{ width: 512, height: 384, tiled: true }]);
+  });
+
+  it('prefers the OME-XML when the first IFD has two descriptions (Micro-Manager)', async () => {
+    expect(await readTiffFacts(made('two-descriptions'))).toMatchObject({
+      width: 64,
+      height: 48,
+      bitDepth: 16,
+      pages: 10,
+      omeXml: true,
+      sizeC: 1,
+      sizeZ: 1,
+      sizeT: 10,
+    });
+  });
+
+  it('registers a non-pyramidal slide without offering the image itself as its preview', async () => {
+    const registerSlide = async (kind: TiffKind) => {
+      await copyFile(made(kind), path.join(vast, 'amick', 'run1', `${kind}.svs`));
+      const r = await call(
+        'POST',
+        '/api/v1/datasets/register',
+        amick,
+        logical({ image: `run1/${kind}.svs` }),
+      );
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      return r.body.manifest;
+    };
+    const flat = await registerSlide('svs-flat');
+    expect(flat.viewer.preview_path).toBeNull();
+    expect(flat.image.associated).toHaveLength(3);
+    const pyramid = await registerSlide('svs-pyramid');
+    expect(pyramid.viewer.preview_path).toBe(pyramid.image_path);
   });
 });
 
@@ -168,10 +258,13 @@ describe('AnnData facts from every fixture', () => {
     });
     const legacy = await readAnnDataFacts(fx('h5ad/anndata_v0.5.0_adata.h5ad'));
     expect(legacy).toMatchObject({ nObs: 700, nVars: 765, encoding: 'legacy-compound' });
+    // anndata 0.5 keeps categoricals as int8 codes in the compound, labels in uns/<col>_categories.
     expect(legacy.obs).toMatchObject({
       n_genes: 'int64',
       percent_mito: 'float32',
-      louvain: 'int8',
+      louvain: 'category',
+      bulk_labels: 'category',
+      phase: 'category',
     });
     expect(legacy.var.highly_variable).toBe('bool');
     await expect(readAnnDataFacts(fx('hdf5/h5wasm_array.h5'))).rejects.toThrow(
@@ -519,6 +612,173 @@ describe('hostile input gets a specific 4xx and leaves no manifest', () => {
       duplex: 'half',
     } as RequestInit);
     expect(chunked.status).toBe(413);
+  });
+});
+
+describe("symlinks in a user's own folder never reach another user's files", () => {
+  const bobDir = () => path.join(vast, 'bob');
+  beforeAll(async () => {
+    await mkdir(bobDir(), { recursive: true });
+    await copyFile(fx('tiff/openslide_boxes.tiff'), path.join(bobDir(), 'img.tif'));
+    await copyFile(fx('h5ad/anndata_v0.7.8_adata.h5ad'), path.join(bobDir(), 'cells.h5ad'));
+    await symlink(bobDir(), path.join(vast, 'amick', 'boblink'));
+  });
+
+  for (const field of ['image', 'h5ad'] as const) {
+    it(`refuses ${field} through amick/boblink -> bob/ with a 403 naming the field`, async () => {
+      const r = await call(
+        'POST',
+        '/api/v1/datasets/register',
+        amick,
+        logical({
+          dataset_id: 'via-link',
+          ...(field === 'image' ? { image: 'boblink/img.tif' } : { h5ad: 'boblink/cells.h5ad' }),
+        }),
+      );
+      expect(r.status).toBe(403);
+      expect(r.body.details).toMatchObject({ field });
+      expect(r.body.message).toMatch(
+        new RegExp(
+          `^${field}: leads \\(after following symlinks\\) outside your directory 'amick'`,
+        ),
+      );
+      expect(r.body.message).not.toContain(bobDir());
+      await expect(
+        stat(path.join(stack.config.dataRoot, 'via-link', 'manifest.json')),
+      ).rejects.toThrow();
+    });
+  }
+
+  it('refuses the same file as a server path, and an admin may still register it', async () => {
+    const body = {
+      image_path: path.join(vast, 'amick', 'boblink', 'img.tif'),
+      h5ad_path: path.join(vast, 'amick/run1/anndata_v0.7.8_adata.h5ad'),
+      dataset_id: 'via-link-server',
+    };
+    const r = await call('POST', '/api/v1/datasets/register', amick, body);
+    expect(r.status).toBe(403);
+    expect(r.body.details).toMatchObject({ field: 'image_path' });
+    expect((await call('POST', '/api/v1/datasets/register', admin, body)).status).toBe(201);
+  });
+
+  it('does not serve a source swapped for a symlink to bob after registration, whole or ranged', async () => {
+    const own = path.join(vast, 'amick', 'swap');
+    await mkdir(own, { recursive: true });
+    await copyFile(fx('tiff/openslide_boxes.tiff'), path.join(own, 'img.tif'));
+    await copyFile(fx('h5ad/anndata_v0.7.8_adata.h5ad'), path.join(own, 'cells.h5ad'));
+    // Same bytes and mtimes as bob's files: the swap cannot be caught as a stale source.
+    const when = new Date('2024-01-02T03:04:05Z');
+    for (const f of ['img.tif', 'cells.h5ad']) {
+      await utimes(path.join(own, f), when, when);
+      await utimes(path.join(bobDir(), f), when, when);
+    }
+    const reg = await call('POST', '/api/v1/datasets/register', amick, {
+      storage_backend: 'vast',
+      image: 'swap/img.tif',
+      h5ad: 'swap/cells.h5ad',
+      dataset_id: 'swapped',
+    });
+    expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+    expect(reg.body.manifest.source_info.image.user_dir).toBe('amick');
+    const get = (role: string, range?: string) =>
+      app.request(`/api/v1/datasets/swapped/files/${role}`, {
+        headers: { authorization: `Bearer ${amick}`, ...(range ? { range } : {}) },
+      });
+    expect((await get('image', 'bytes=0-3')).status).toBe(206);
+    for (const f of ['img.tif', 'cells.h5ad']) {
+      await rm(path.join(own, f));
+      await symlink(path.join(bobDir(), f), path.join(own, f));
+    }
+    for (const [role, range] of [
+      ['image', undefined],
+      ['image', 'bytes=0-3'],
+      ['h5ad', 'bytes=0-99'],
+    ] as const) {
+      const res = await get(role, range);
+      expect(res.status).toBe(403);
+      const body = (await res.json()) as { message: string; details: { field: string } };
+      expect(body.details.field).toBe(role);
+      expect(body.message).toMatch(/outside the directory it was registered in/);
+    }
+    const verify = await call('POST', '/api/v1/datasets/swapped/verify', amick);
+    expect(verify.body).toMatchObject({
+      status: 'outside',
+      sources: { image: { state: 'outside' } },
+    });
+  });
+
+  it("property: a reference is accepted exactly when the file it reaches is amick's", async () => {
+    // Every real file holds its owner's name, an oracle independent of realpath: whatever chain of
+    // generated symlinks a relative path walks, it is accepted only if it ends on one of amick's files.
+    const root = await mkdtemp(path.join(os.tmpdir(), 'sluice-confine-'));
+    const base = path.join(root, 'base');
+    const r = new StorageResolver([{ name: 'fs', type: 'local', basePath: base }], { bucket: 'b' });
+    const names = ['a', 'b', 'l1', 'l2', 'sub'];
+    const targets = [
+      '../bob',
+      '../bob/f',
+      'sub',
+      'sub/f',
+      'f',
+      'l1',
+      'l2',
+      '..',
+      '../..',
+      '../../outside/f',
+      '../alice/f',
+      'ABS:bob/sub',
+      'ABS:alice/sub/f',
+      'ABS:outside',
+    ];
+    const link = fc.record({
+      at: fc.constantFrom('', 'sub/'),
+      name: fc.constantFrom(...names),
+      target: fc.constantFrom(...targets),
+    });
+    let accepted = 0;
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(link, { maxLength: 4 }),
+        fc.array(fc.constantFrom(...names, 'f'), { minLength: 1, maxLength: 4 }),
+        async (links, query) => {
+          await rm(root, { recursive: true, force: true });
+          for (const who of ['alice', 'bob']) {
+            await mkdir(path.join(base, who, 'sub'), { recursive: true });
+            await writeFile(path.join(base, who, 'f'), who);
+            await writeFile(path.join(base, who, 'sub', 'f'), who);
+          }
+          await mkdir(path.join(root, 'outside'), { recursive: true });
+          await writeFile(path.join(root, 'outside', 'f'), 'outside');
+          for (const l of links) {
+            const where = path.join(base, 'alice', l.at, l.name);
+            const to = l.target.startsWith('ABS:')
+              ? l.target.endsWith('outside')
+                ? path.join(root, 'outside')
+                : path.join(base, l.target.slice(4))
+              : l.target;
+            await symlink(to, where).catch(() => {}); // the name may be taken: keep the first
+          }
+          const rel = query.join('/');
+          const real = await r
+            .resolvePath('fs', 'alice', rel)
+            .then((file) => r.realPathInside('fs', 'alice', file))
+            .catch(() => undefined);
+          const content = await readFile(path.join(base, 'alice', rel), 'utf8').catch(() => null);
+          // Registration also requires a regular file (directories are a 400 of their own).
+          const ok = real !== undefined && (await stat(real)).isFile();
+          if (ok) accepted++;
+          else refused++;
+          expect(ok).toBe(content === 'alice');
+          if (ok) expect(await readFile(real as string, 'utf8')).toBe('alice');
+        },
+      ),
+      { numRuns: 150 },
+    );
+    await rm(root, { recursive: true, force: true });
+    // The generator reaches both outcomes, so the property is not vacuous.
+    expect(accepted).toBeGreaterThan(5);
+    expect(refused).toBeGreaterThan(5);
   });
 });
 
