@@ -3,11 +3,33 @@ import { existsSync } from 'node:fs';
 
 const PYTHON = '/usr/bin/python3';
 
-function hasH5py(): boolean {
+/** True when /usr/bin/python3 can import every module in `modules`. */
+function canImport(modules: string): boolean {
   return (
     existsSync(PYTHON) &&
-    spawnSync(PYTHON, ['-c', 'import h5py, numpy'], { stdio: 'ignore' }).status === 0
+    spawnSync(PYTHON, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0
   );
+}
+
+/**
+ * Makes sure a Debian package is installed, judged by `present()`: CI runs on a fresh machine as root,
+ * so a missing package is installed with apt (after `apt-get update` if the first try fails).
+ */
+export function ensureDebianPackage(pkg: string, present: () => boolean, why: string): void {
+  if (present()) return;
+  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+    const install = () =>
+      spawnSync('apt-get', ['install', '-y', '-q', pkg], {
+        stdio: 'ignore',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
+    install();
+    if (!present()) {
+      spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore' });
+      install();
+    }
+  }
+  if (!present()) throw new Error(`${pkg} is required ${why}: apt-get install ${pkg}`);
 }
 
 /**
@@ -15,24 +37,17 @@ function hasH5py(): boolean {
  * independent HDF5 implementation), installing it with apt when running as root.
  */
 export function ensureH5py(): void {
-  if (hasH5py()) return;
-  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-    spawnSync('apt-get', ['install', '-y', '-q', 'python3-h5py'], {
-      stdio: 'ignore',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    if (!hasH5py()) {
-      spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore' });
-      spawnSync('apt-get', ['install', '-y', '-q', 'python3-h5py'], {
-        stdio: 'ignore',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    }
-  }
-  if (!hasH5py())
-    throw new Error(
-      'python3-h5py is required to generate HDF5 test files: apt-get install python3-h5py',
-    );
+  ensureDebianPackage(
+    'python3-h5py',
+    () => canImport('h5py, numpy'),
+    'to generate HDF5 test files',
+  );
+}
+
+/** Makes sure Debian's python3-tables (PyTables) is present, for files only PyTables writes. */
+export function ensurePyTables(): void {
+  ensureH5py();
+  ensureDebianPackage('python3-tables', () => canImport('tables'), 'to write PyTables test files');
 }
 
 /** Runs a Python script with h5py available; `args` are passed as sys.argv[1:]. */
