@@ -75,7 +75,7 @@ with h5py.File(sys.argv[1], 'w') as f:
         fc.asyncProperty(
           fc.uniqueArray(
             fc.oneof(
-              // Any key Postgres can store (the webhook refuses control characters before this).
+              // Any key Postgres can store in a text column (no NUL, no lone surrogates).
               fc
                 .string({ unit: 'binary', maxLength: 90 })
                 .map((k) => k.replaceAll('\0', ''))
