@@ -16,6 +16,12 @@ export interface H5Meta {
   compound_type?: { members: H5Meta[] };
   array_type?: H5Meta & { shape: number[]; total_size: number };
   enum_type?: { members: Record<string, number>; type: number; size: number; signed: boolean };
+  /** Base type of a vlen sequence (class H5T_VLEN). */
+  vlen_type?: H5Meta;
+  /** Significant bits of a bitfield (H5Tget_precision), where known: h5wasm does not report it. */
+  precision?: number;
+  /** Set by the reader on bitfields a writer uses as booleans (PyTables' `bool`: 8-bit bitfields). */
+  boolean?: boolean;
 }
 
 /** HDF5 type classes (H5T_class_t). */
@@ -63,7 +69,36 @@ export interface FieldColumn {
   binary?: BinaryFieldEncoder;
 }
 
-const utf8 = new TextDecoder('utf-8');
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Latin-1 (ISO 8859-1, not windows-1252): every byte is the code point of the same value. */
+function latin1(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 8192)
+    s += String.fromCharCode(...bytes.subarray(i, Math.min(bytes.length, i + 8192)));
+  return s;
+}
+
+/**
+ * Text of HDF5 string bytes. HDF5 says nothing about the encoding of ASCII-charset strings, and real
+ * files hold UTF-8 and Latin-1 there (and, rarely, invalid bytes under the UTF-8 charset): UTF-8 when
+ * the bytes are valid UTF-8, Latin-1 otherwise, so no byte is ever replaced by U+FFFD.
+ */
+export function decodeText(bytes: Uint8Array): string {
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    if ((bytes[i] as number) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return latin1(bytes);
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return latin1(bytes);
+  }
+}
 
 function float16(bits: number): number {
   const s = bits & 0x8000 ? -1 : 1;
@@ -106,6 +141,25 @@ function isBoolEnum(m: H5Meta): boolean {
   return names.length === 2 && names.includes('FALSE') && names.includes('TRUE');
 }
 
+/** Only 1-bit bitfields and the bitfields a writer marks as booleans are booleans; wider ones are integers. */
+function isBoolBitfield(m: H5Meta): boolean {
+  return m.type === H5T.BITFIELD && (m.boolean === true || m.precision === 1);
+}
+
+/** Marks every bitfield in a type (members, elements) as a boolean, for PyTables' `bool` atom. */
+export function withBooleanBitfields(m: H5Meta): H5Meta {
+  return {
+    ...m,
+    boolean: m.type === H5T.BITFIELD && m.size === 1 ? true : m.boolean,
+    array_type: m.array_type
+      ? (withBooleanBitfields(m.array_type) as H5Meta['array_type'])
+      : undefined,
+    compound_type: m.compound_type
+      ? { ...m.compound_type, members: m.compound_type.members.map(withBooleanBitfields) }
+      : undefined,
+  };
+}
+
 /** Postgres type for a scalar HDF5 type. */
 function scalarPgType(m: H5Meta): string {
   switch (m.type) {
@@ -118,9 +172,10 @@ function scalarPgType(m: H5Meta): string {
     case H5T.STRING:
       return 'text';
     case H5T.BITFIELD:
-      // PyTables stores booleans as 8-bit bitfields; wider bitfields stay integers.
+      // Bits as an unsigned number; booleans only where the type says so.
+      if (isBoolBitfield(m)) return 'boolean';
       return m.size === 1
-        ? 'boolean'
+        ? 'smallint'
         : m.size <= 2
           ? 'integer'
           : m.size <= 4
@@ -154,6 +209,13 @@ function integerReader(
   }
 }
 
+/** A fixed-length string's text: cut at the first NUL, trailing spaces dropped when space-padded. */
+function fixedString(bytes: Uint8Array, spacePad: boolean): string {
+  const end = bytes.indexOf(0);
+  const s = decodeText(end < 0 ? bytes : bytes.subarray(0, end));
+  return spacePad ? s.replace(/ +$/, '') : s;
+}
+
 /** Encoder for a scalar (non-array, non-compound) type, producing unescaped text or, for strings, raw. */
 function scalarText(m: H5Meta): (v: DataView, o: number) => string {
   const le = m.littleEndian;
@@ -163,7 +225,7 @@ function scalarText(m: H5Meta): (v: DataView, o: number) => string {
       return (v, o) => String(read(v, o));
     }
     case H5T.BITFIELD: {
-      if (m.size === 1) return (v, o) => (v.getUint8(o) !== 0 ? 't' : 'f');
+      if (isBoolBitfield(m)) return (v, o) => (v.getUint8(o) !== 0 ? 't' : 'f');
       const read = integerReader(m.size, false, le);
       return (v, o) => String(read(v, o));
     }
@@ -175,14 +237,7 @@ function scalarText(m: H5Meta): (v: DataView, o: number) => string {
     case H5T.STRING: {
       const size = m.size;
       const spacePad = m.strpad === 2;
-      return (v, o) => {
-        const bytes = new Uint8Array(v.buffer, v.byteOffset + o, size);
-        let end = bytes.indexOf(0);
-        if (end < 0) end = size;
-        let s = utf8.decode(bytes.subarray(0, end));
-        if (spacePad) s = s.replace(/ +$/, '');
-        return s;
-      };
+      return (v, o) => fixedString(new Uint8Array(v.buffer, v.byteOffset + o, size), spacePad);
     }
     case H5T.ENUM: {
       const et = m.enum_type as NonNullable<H5Meta['enum_type']>;
@@ -318,7 +373,11 @@ function scalarBinary(
   text: (v: DataView, o: number) => string,
 ): BinaryFieldEncoder | undefined {
   const le = m.littleEndian;
-  if (m.type === H5T.INTEGER && pgType !== 'numeric') {
+  if (
+    (m.type === H5T.INTEGER || m.type === H5T.BITFIELD) &&
+    pgType !== 'numeric' &&
+    pgType !== 'boolean'
+  ) {
     const read = integerReader(m.size, m.signed, le);
     if (pgType === 'smallint')
       return (v, o, w) => {
@@ -378,29 +437,79 @@ function scalarBinary(
   return undefined;
 }
 
-/** Postgres type and COPY text for values h5wasm has already processed (vlen data). */
-export function processedColumn(m: H5Meta): { pgType: string; encode: (value: unknown) => string } {
-  const scalar = (x: unknown): string => {
-    if (x === null || x === undefined) return '\\N';
-    if (typeof x === 'number') return floatText(x);
-    if (typeof x === 'bigint') return String(x);
-    if (typeof x === 'boolean') return x ? 't' : 'f';
-    return copyEscape(String(x).replace(/\0+$/, ''));
-  };
-  if (m.type === H5T.STRING) return { pgType: 'text', encode: scalar };
-  if (m.type === H5T.VLEN) {
-    // A ragged sequence per row: a one-dimensional array. h5wasm gives typed arrays or arrays.
-    // h5wasm reports only the class for sequences; `signed` tells integer bases from float ones.
+/** One row of variable-length data as the library left it: the bytes it points to, its length. */
+export interface VlenValue {
+  bytes: Uint8Array;
+  /** Elements in a sequence (bytes / base size); for strings, the byte length. */
+  count: number;
+}
+
+const classNames: Record<number, string> = {
+  ...className,
+  0: 'H5T_INTEGER',
+  1: 'H5T_FLOAT',
+  3: 'H5T_STRING',
+  6: 'H5T_COMPOUND',
+  8: 'H5T_ENUM',
+  10: 'H5T_ARRAY',
+};
+
+/**
+ * Postgres type and COPY text for a variable-length dataset (vlen strings, vlen sequences), from the
+ * raw bytes each row points to (sequences arrive converted to little-endian). `unicode` marks PyTables'
+ * VLUnicode arrays (vlen of uint32 code points, `PSEUDOATOM=vlunicode`), which are text.
+ */
+export function vlenColumn(
+  m: H5Meta,
+  unicode = false,
+): { pgType: string; encode: (x: VlenValue | null) => string } {
+  if (m.type === H5T.STRING) {
     return {
-      pgType: m.signed ? 'bigint[]' : 'double precision[]',
+      pgType: 'text',
+      encode: (x) => (x === null ? '\\N' : copyEscape(decodeText(x.bytes))),
+    };
+  }
+  const base = m.vlen_type;
+  if (m.type !== H5T.VLEN || !base) throw new UnsupportedTypeError('unknown variable-length type');
+  if (unicode && base.type === H5T.INTEGER && base.size === 4) {
+    return {
+      pgType: 'text',
       encode: (x) => {
-        if (x === null || x === undefined) return '\\N';
-        const items = Array.from(x as ArrayLike<number | bigint>, (e) =>
-          typeof e === 'number' ? floatText(e) : String(e),
-        );
-        return `{${items.join(',')}}`;
+        if (x === null) return '\\N';
+        const v = new DataView(x.bytes.buffer, x.bytes.byteOffset, x.bytes.byteLength);
+        let s = '';
+        for (let i = 0; i < x.count; i++) {
+          const cp = v.getUint32(i * 4, true);
+          s += cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff) ? String.fromCodePoint(cp) : '\uFFFD';
+        }
+        return copyEscape(s.replace(/\0+$/, ''));
       },
     };
   }
-  return { pgType: scalarPgType(m), encode: scalar };
+  if (
+    hasVlen(base) ||
+    ![H5T.INTEGER, H5T.FLOAT, H5T.BITFIELD, H5T.STRING].includes(base.type as 0)
+  ) {
+    throw new UnsupportedTypeError(
+      `variable-length sequences of ${classNames[base.type] ?? `class ${base.type}`} are not supported`,
+    );
+  }
+  const el: H5Meta = { ...base, littleEndian: base.type === H5T.STRING ? base.littleEndian : true };
+  const size = el.size;
+  const spacePad = el.strpad === 2;
+  const text =
+    el.type === H5T.STRING
+      ? (v: DataView, o: number) =>
+          arrayElement(fixedString(new Uint8Array(v.buffer, v.byteOffset + o, size), spacePad))
+      : scalarText(el);
+  return {
+    pgType: `${scalarPgType(el)}[]`,
+    encode: (x) => {
+      if (x === null) return '\\N';
+      const v = new DataView(x.bytes.buffer, x.bytes.byteOffset, x.bytes.byteLength);
+      const parts: string[] = new Array(x.count);
+      for (let i = 0; i < x.count; i++) parts[i] = text(v, i * size);
+      return copyEscape(`{${parts.join(',')}}`);
+    },
+  };
 }

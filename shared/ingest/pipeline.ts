@@ -2,8 +2,10 @@ import type { Skipped } from './tabular-source.ts';
 
 /** One table a pipeline produces. `write` pushes COPY text chunks in order. */
 export interface OutputTable {
-  /** Dataset path inside the file ('' for the file's single/primary table). */
+  /** Dataset path inside the file ('' for the file's single/primary table); names the table. */
   datasetPath: string;
+  /** Where the data sits in the file, for the catalog (default: `datasetPath`, or `/` when ''). */
+  sourcePath?: string;
   columns: { name: string; pgType: string }[];
   rows: number;
   /** Chunks are binary COPY tuples (header and trailer added by the publisher) instead of text. */

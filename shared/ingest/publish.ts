@@ -76,19 +76,20 @@ export async function publish(
         await copyInto(client, staging, t);
         await client.query(`DROP TABLE IF EXISTS ${ident(name)}`);
         await client.query(`ALTER TABLE ${ident(staging)} RENAME TO ${ident(name)}`);
+        const sourcePath = t.sourcePath ?? (t.datasetPath || '/');
         await client.query(
           `INSERT INTO ingest_catalog (job_id, dataset_path, table_name, rows, columns, skipped)
            VALUES ($1, $2, $3, $4, $5, $6)`,
           [
             job.id,
-            t.datasetPath || '/',
+            sourcePath,
             name,
             t.rows,
             JSON.stringify(t.columns),
             JSON.stringify(i === 0 ? output.skipped : []),
           ],
         );
-        tables.push({ table: name, datasetPath: t.datasetPath || '/', rows: t.rows });
+        tables.push({ table: name, datasetPath: sourcePath, rows: t.rows });
         rows += t.rows;
       }
       if (output.summaries && tables[0])

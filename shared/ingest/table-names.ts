@@ -37,10 +37,40 @@ export function baseTableName(key: string, datasetPath = ''): string {
 }
 
 /**
+ * Sluice's own tables that share the `job_` prefix of user tables: the one place where that overlap is
+ * listed. A user table never takes one of these names (`summaries.h5` gets `job_summaries_<hash>`).
+ * A test reads every migration and fails if a `job_*` table is created that is not listed here.
+ */
+export const RESERVED_TABLE_NAMES: ReadonlySet<string> = new Set(['job_summaries']);
+
+/** True when `name` is one of Sluice's own tables, so no user data may ever be written under it. */
+export function isReservedTableName(name: string): boolean {
+  return RESERVED_TABLE_NAMES.has(name);
+}
+
+/**
+ * The names a (bucket, key, dataset) may take, in order of preference: `job_<stem>...` first, then
+ * deterministic hash suffixes of the key. Reserved names are never among them.
+ */
+export function tableNameCandidates(ref: {
+  bucket: string;
+  key: string;
+  datasetPath?: string;
+}): string[] {
+  const base = baseTableName(ref.key, ref.datasetPath ?? '');
+  const all = [base, fitIdentifier(`${base}_${hash8(`${ref.bucket}/${ref.key}`)}`)];
+  for (let i = 2; i < 100; i++)
+    all.push(fitIdentifier(`${base}_${hash8(`${ref.bucket}/${ref.key}#${i}`)}`));
+  return all.filter((name) => !isReservedTableName(name));
+}
+
+/**
  * Claims the table name for (bucket, key, dataset) in `ingest_table_names`. The first key to use a stem
  * gets `job_<stem>`; a different key with the same stem gets a deterministic suffix (a hash of its key),
- * so two files never overwrite each other and the same file always maps to the same table.
- * Must run inside the publishing transaction.
+ * so two files never overwrite each other and the same file always maps to the same table. A new claim
+ * never takes a reserved name, nor the name of any relation that already exists without being claimed
+ * (a Sluice table added later, or a table the lab made by hand), since publishing drops and renames
+ * over the claimed name. Must run inside the publishing transaction.
  */
 export async function claimTableName(
   client: pg.PoolClient,
@@ -52,13 +82,10 @@ export async function claimTableName(
     [ref.bucket, ref.key, datasetPath],
   );
   if (existing.rows[0]) return existing.rows[0].table_name;
-  const base = baseTableName(ref.key, datasetPath);
-  const candidates = [base, fitIdentifier(`${base}_${hash8(`${ref.bucket}/${ref.key}`)}`)];
-  for (let i = 2; i < 100; i++)
-    candidates.push(fitIdentifier(`${base}_${hash8(`${ref.bucket}/${ref.key}#${i}`)}`));
-  for (const name of candidates) {
+  for (const name of tableNameCandidates(ref)) {
     const res = await client.query(
-      `INSERT INTO ingest_table_names (table_name, bucket, key, dataset_path) VALUES ($1, $2, $3, $4)
+      `INSERT INTO ingest_table_names (table_name, bucket, key, dataset_path)
+       SELECT $1, $2, $3, $4 WHERE to_regclass(quote_ident($1)) IS NULL
        ON CONFLICT DO NOTHING`,
       [name, ref.bucket, ref.key, datasetPath],
     );

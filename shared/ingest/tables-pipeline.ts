@@ -20,6 +20,7 @@ export function tablesPipeline(h5: H5Instance, file: H5File): PipelineOutput {
     skipped,
     tables: sources.map((s) => ({
       datasetPath: single ? '' : s.path,
+      sourcePath: s.path,
       columns: s.columns,
       rows: s.rows,
       binary: s.binary === true,

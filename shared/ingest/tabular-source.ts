@@ -9,11 +9,14 @@ import {
 import {
   type FieldColumn,
   fieldColumns,
+  type H5Meta,
   H5T,
   hasVlen,
-  processedColumn,
   UnsupportedTypeError,
   unsupportedReason,
+  type VlenValue,
+  vlenColumn,
+  withBooleanBitfields,
 } from './h5-types.ts';
 
 /** A table to write: its columns and a reader producing COPY text for a range of rows. */
@@ -27,6 +30,8 @@ export interface TabularSource {
   read(start: number, end: number): Promise<string | Buffer>;
   /** True when `read` yields binary COPY tuples (every column has a binary form). */
   binary?: boolean;
+  /** Members of this dataset left out (the rest is loaded), with the reason. */
+  skipped?: Skipped[];
 }
 
 export interface Skipped {
@@ -72,6 +77,148 @@ function uniqueNames<T extends { name: string }>(cols: T[]): T[] {
   });
 }
 
+/**
+ * Where a fixed-size record of type `m` holds pointers to memory the library allocated for vlen data
+ * (a vlen string is a `char *`, a sequence an `hvl_t` {length, pointer}; wasm32 pointers are 4 bytes).
+ */
+function vlenPointerOffsets(m: H5Meta, base = 0): number[] {
+  if (m.type === H5T.STRING && m.vlen) return [base];
+  if (m.type === H5T.VLEN) return [base + 4];
+  if (m.type === H5T.COMPOUND && m.compound_type)
+    return m.compound_type.members.flatMap((x) => vlenPointerOffsets(x, base + (x.offset ?? 0)));
+  if (m.type === H5T.ARRAY && m.array_type) {
+    const el = m.array_type;
+    const one = vlenPointerOffsets(el);
+    return Array.from({ length: el.total_size }, (_, i) =>
+      one.map((o) => base + i * el.size + o),
+    ).flat();
+  }
+  return [];
+}
+
+/**
+ * Frees the vlen memory the library allocated for `rows` records of `rowBytes` (its default allocator
+ * is the module's malloc). Done pointer by pointer because h5wasm's own reclaim walks the whole
+ * dataset's extent, which overruns a buffer that holds only a slice.
+ */
+function freeVlenMemory(
+  h5: H5Instance,
+  bytes: Uint8Array,
+  rows: number,
+  rowBytes: number,
+  at: number[],
+) {
+  if (at.length === 0) return;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let r = 0; r < rows; r++)
+    for (const o of at) {
+      const ptr = view.getUint32(r * rowBytes + o, true);
+      if (ptr) h5.Module._free(ptr);
+    }
+}
+
+/** Reads rows [start, end) of a 1-D or scalar vlen dataset: each row's data, copied out and freed. */
+function readVlenRows(
+  h5: H5Instance,
+  ds: H5Dataset,
+  start: number,
+  end: number,
+): (VlenValue | null)[] {
+  const m = ds.metadata;
+  const scalar = (m.shape?.length ?? 0) === 0;
+  const n = scalar ? 1 : end - start;
+  if (n <= 0) return [];
+  const isString = m.type === H5T.STRING;
+  const slot = isString ? 4 : 8;
+  const baseSize = isString ? 1 : (m.vlen_type?.size ?? 1);
+  const { Module } = h5;
+  const ptr = Module._malloc(n * slot);
+  if (!ptr) throw new Error(`cannot allocate ${n * slot} bytes for a read`);
+  try {
+    const rc = Module.get_dataset_data(
+      ds.file_id,
+      ds.path,
+      scalar ? null : [BigInt(n)],
+      scalar ? null : [BigInt(start)],
+      scalar ? null : [1n],
+      BigInt(ptr),
+    );
+    if (rc < 0) throw new Error(`reading ${ds.path} failed`);
+    const heap = Module.HEAPU8;
+    const slots = new DataView(heap.buffer, ptr, n * slot);
+    const out: (VlenValue | null)[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      if (isString) {
+        const p = slots.getUint32(i * 4, true);
+        if (!p) {
+          out[i] = null;
+          continue;
+        }
+        const len = heap.indexOf(0, p) - p;
+        out[i] = { bytes: heap.slice(p, p + len), count: len };
+        Module._free(p);
+      } else {
+        const count = slots.getUint32(i * 8, true);
+        const p = slots.getUint32(i * 8 + 4, true);
+        out[i] = { bytes: p ? heap.slice(p, p + count * baseSize) : new Uint8Array(0), count };
+        if (p) Module._free(p);
+      }
+    }
+    return out;
+  } catch (err) {
+    throw new UnsupportedTypeError(describeReadError(ds, err));
+  } finally {
+    Module._free(ptr);
+  }
+}
+
+/** A string attribute of a dataset (PyTables' `CLASS`, `PSEUDOATOM`), or undefined. */
+function stringAttribute(ds: H5Dataset, name: string): string | undefined {
+  const d = ds as H5Dataset & {
+    attrs?: Record<string, unknown>;
+    get_attribute?: (n: string, json: boolean) => unknown;
+  };
+  try {
+    if (!d.attrs || !(name in d.attrs)) return undefined;
+    const v = d.get_attribute?.(name, true);
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** PyTables marks every node with a CLASS attribute; its only 8-bit bitfield atom is `bool`. */
+const PYTABLES_CLASSES = new Set(['TABLE', 'ARRAY', 'CARRAY', 'EARRAY', 'VLARRAY']);
+
+/** The dataset's type as this reader uses it (PyTables' bools marked as booleans). */
+function typeOf(ds: H5Dataset): H5Meta {
+  const cls = stringAttribute(ds, 'CLASS');
+  return cls && PYTABLES_CLASSES.has(cls) ? withBooleanBitfields(ds.metadata) : ds.metadata;
+}
+
+/** True when vlen data holds further vlen data (a sequence of vlen strings, say). */
+function nestedVlen(m: H5Meta): boolean {
+  if (m.type === H5T.VLEN) return m.vlen_type !== undefined && hasVlen(m.vlen_type);
+  if (m.compound_type) return m.compound_type.members.some(nestedVlen);
+  return m.array_type ? nestedVlen(m.array_type) : false;
+}
+
+/** A compound type without its variable-length members (named in `dropped`), or undefined if none is left. */
+function withoutVlenMembers(m: H5Meta, prefix = '', dropped: string[] = []): H5Meta | undefined {
+  if (m.type !== H5T.COMPOUND || !m.compound_type) return m;
+  const members: H5Meta[] = [];
+  for (const x of m.compound_type.members) {
+    const name = prefix ? `${prefix}__${x.name}` : (x.name as string);
+    if (x.type !== H5T.COMPOUND && hasVlen(x)) {
+      dropped.push(name);
+      continue;
+    }
+    const kept = withoutVlenMembers(x, name, dropped);
+    if (kept) members.push(kept);
+  }
+  return members.length ? { ...m, compound_type: { ...m.compound_type, members } } : undefined;
+}
+
 function rawSource(
   h5: H5Instance,
   path: string,
@@ -81,6 +228,7 @@ function rawSource(
   rows: number,
   rowBytes: number,
   textOnly: boolean,
+  vlenAt: number[] = [],
 ): TabularSource {
   const columns = uniqueNames(cols);
   const binary = !textOnly && columns.every((c) => c.binary !== undefined);
@@ -101,6 +249,7 @@ function rawSource(
       }
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const n = end - start;
+      freeVlenMemory(h5, bytes, n, rowBytes, vlenAt);
       if (writer) {
         const enc = columns.map((c) => c.binary as NonNullable<FieldColumn['binary']>);
         const offs = columns.map((c) => c.offset);
@@ -132,20 +281,6 @@ function rawSource(
   };
 }
 
-/** Values h5wasm already processed (vlen strings and sequences): one column per dataset. */
-function processedValues(ds: H5Dataset, start: number, end: number): unknown[] {
-  try {
-    const shape = ds.metadata.shape as number[];
-    // Slicing vlen strings trips a bounds bug in the library; whole reads of these (index columns,
-    // labels) are small, so read whole and cut.
-    const whole = shape.length === 0 ? [ds.value] : (ds.value as ArrayLike<unknown>);
-    const v = shape.length === 0 ? whole : Array.prototype.slice.call(whole, start, end);
-    return Array.isArray(v) ? v : Array.from(v as ArrayLike<unknown>);
-  } catch (err) {
-    throw new UnsupportedTypeError(describeReadError(ds, err));
-  }
-}
-
 /** Columns for one dataset read row by row, or a reason it cannot be a table. */
 function datasetSource(
   h5: H5Instance,
@@ -153,7 +288,7 @@ function datasetSource(
   ds: H5Dataset,
   textOnly = false,
 ): TabularSource | Skipped {
-  const m = ds.metadata;
+  const m = typeOf(ds);
   const reason = unsupportedReason(m);
   if (reason) return { path, reason };
   const shape = m.shape;
@@ -176,18 +311,28 @@ function datasetSource(
   if (shape.length > 2) return { path, reason: `${shape.length}-D datasets are not tabular` };
   const rows = shape.length === 0 ? 1 : (shape[0] as number);
 
+  if (hasVlen(m) && m.type === H5T.COMPOUND) {
+    if (shape.length === 2) return { path, reason: '2-D compound datasets are not tabular' };
+    return compoundWithoutVlen(h5, path, ds, m, rows, textOnly);
+  }
   if (hasVlen(m)) {
-    if (m.type === H5T.COMPOUND)
-      return { path, reason: 'compound types with variable-length members are not supported' };
     if (shape.length === 2) return { path, reason: '2-D variable-length data is not tabular' };
-    const col = processedColumn(m);
+    if (m.type !== H5T.STRING && m.type !== H5T.VLEN)
+      return { path, reason: 'arrays of variable-length data are not supported' };
+    let col: ReturnType<typeof vlenColumn>;
+    try {
+      col = vlenColumn(m, stringAttribute(ds, 'PSEUDOATOM') === 'vlunicode');
+    } catch (err) {
+      if (err instanceof UnsupportedTypeError) return { path, reason: err.message };
+      throw err;
+    }
     return {
       path,
       kind: shape.length === 0 ? 'scalar' : 'vector',
       rows,
       columns: [{ name: 'value', pgType: col.pgType }],
       async read(start, end) {
-        const values = processedValues(ds, start, end);
+        const values = readVlenRows(h5, ds, start, end);
         return values.length ? `${values.map(col.encode).join('\n')}\n` : '';
       },
     };
@@ -216,6 +361,44 @@ function datasetSource(
       m.size,
       textOnly,
     );
+  } catch (err) {
+    if (err instanceof UnsupportedTypeError) return { path, reason: err.message };
+    throw err;
+  }
+}
+
+/**
+ * A compound dataset with variable-length members: the other members are loaded, each vlen member is
+ * named in `skipped` (records are read whole, so the vlen memory the library allocated is freed).
+ */
+function compoundWithoutVlen(
+  h5: H5Instance,
+  path: string,
+  ds: H5Dataset,
+  m: H5Meta,
+  rows: number,
+  textOnly: boolean,
+): TabularSource | Skipped {
+  const dropped: string[] = [];
+  const kept = withoutVlenMembers(m, '', dropped);
+  const why = 'variable-length members of compound types are not loaded';
+  if (!kept) return { path, reason: `every member is variable-length: ${why}` };
+  // Memory of vlen data inside vlen data could not be freed member by member.
+  if (nestedVlen(m)) return { path, reason: `nested ${why}` };
+  try {
+    const source = rawSource(
+      h5,
+      path,
+      ds,
+      'compound',
+      fieldColumns(kept, ''),
+      rows,
+      m.size,
+      textOnly,
+      vlenPointerOffsets(m),
+    );
+    source.skipped = dropped.map((name) => ({ path, reason: `member '${name}' skipped: ${why}` }));
+    return source;
   } catch (err) {
     if (err instanceof UnsupportedTypeError) return { path, reason: err.message };
     throw err;
@@ -300,8 +483,10 @@ export function findTabularSources(
     for (const m of members) {
       if (grouped?.used.has(m.path)) continue;
       const s = datasetSource(h5, m.path, m.ds);
-      if ('read' in s) sources.push(s);
-      else skipped.push(s);
+      if ('read' in s) {
+        sources.push(s);
+        skipped.push(...(s.skipped ?? []));
+      } else skipped.push(s);
     }
   }
   return { sources, skipped };

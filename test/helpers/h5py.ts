@@ -13,6 +13,12 @@ export function ensureH5py(): void {
   );
 }
 
+/** Makes sure Debian's python3-tables (PyTables) is present, for files only PyTables writes. */
+export function ensurePyTables(): void {
+  ensureH5py();
+  ensureDebianPackage('python3-tables', () => pythonHas('tables'), 'to write PyTables test files');
+}
+
 /** Runs a Python script with h5py available; `args` are passed as sys.argv[1:]. */
 export function runPython(script: string, args: string[] = []): string {
   ensureH5py();
