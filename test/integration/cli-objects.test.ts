@@ -13,6 +13,7 @@ import {
   type UploadState,
   uploadStateFile,
 } from '../../infra/cli/lib/upload-state.ts';
+import { mintAccessToken } from '../../shared/auth/jwt.ts';
 import { type NodeServer, serveNode } from '../../shared/http/serve-node.ts';
 import { createTestStack, type TestStack } from '../helpers/stack.ts';
 
@@ -451,5 +452,145 @@ describe('sluice doctor', () => {
     await writeFile(file, 'lee data');
     const up = await run(process.execPath, ['infra/cli/bin.mjs', 'upload', file], { env: leeEnv });
     expect(up.stdout.trim()).toBe('lee/lee.bin');
+  });
+
+  it('sluice users add|ls|passwd manage local accounts; a saved login refreshes itself; logout ends it', async () => {
+    const admin = await stack.token('root', ['admin']);
+    const state = path.join(stack.tmp, 'users-state');
+    const base = { PATH: process.env.PATH, SLUICE_API: api, SLUICE_STATE_DIR: state };
+    const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      run(process.execPath, ['infra/cli/bin.mjs', ...args], { env: { ...base, ...extra } });
+    const asAdmin = { SLUICE_TOKEN: admin };
+    expect(
+      (
+        await cli(['users', 'add', 'kim', '--role', 'worker'], {
+          ...asAdmin,
+          SLUICE_PASSWORD: 'first pass',
+        })
+      ).stdout,
+    ).toContain('created kim (worker)');
+    await expect(
+      cli(['users', 'add', 'kim', '--password', 'first pass'], asAdmin),
+    ).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("User 'kim' already exists"),
+    });
+    await expect(
+      cli(['users', 'add', 'shorty', '--password', 'short'], asAdmin),
+    ).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('password') });
+    expect((await cli(['users', 'ls'], asAdmin)).stdout).toMatch(/^kim\tworker\tactive\t/m);
+    // Not for non-admins.
+    await expect(
+      cli(['users', 'ls'], { SLUICE_TOKEN: await stack.token('amick') }),
+    ).rejects.toMatchObject({ code: 1 });
+
+    await cli(['login', '--user', 'kim', '--password', 'first pass']);
+    const credsFile = path.join(state, 'credentials.json');
+    const creds = () => readFile(credsFile, 'utf8').then((t) => JSON.parse(t));
+    // An access token about to run out is refreshed before the call, and the new pair saved.
+    const first = await creds();
+    const nearlyExpired = await mintAccessToken(stack.config.auth, {
+      sub: 'kim',
+      roles: ['worker'],
+      ttlS: 5,
+    });
+    await writeFile(credsFile, JSON.stringify({ ...first, accessToken: nearlyExpired }));
+    const file = path.join(stack.tmp, 'kim.bin');
+    await writeFile(file, 'kim data');
+    expect((await cli(['upload', file])).stdout.trim()).toBe('kim/kim.bin');
+    const second = await creds();
+    expect(second.accessToken).not.toBe(nearlyExpired);
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    // A token the API refuses (401) is refreshed once and the call retried.
+    await writeFile(credsFile, JSON.stringify({ ...second, accessToken: 'not.a.token' }));
+    expect((await cli(['ls'])).stdout).toContain('kim/kim.bin');
+
+    // passwd: the new password works, the old one does not, and old sessions end.
+    const third = await creds();
+    await cli(['users', 'passwd', 'kim', '--password', 'second pass'], asAdmin);
+    const refused = await fetch(`${api}/auth/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken: third.refreshToken }),
+    });
+    expect(refused.status).toBe(401);
+    await writeFile(credsFile, JSON.stringify({ ...third, accessToken: 'not.a.token' }));
+    await expect(cli(['ls'])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining(
+        'your saved login (kim) has expired and could not be refreshed',
+      ),
+    });
+    await expect(cli(['login', '--user', 'kim', '--password', 'first pass'])).rejects.toMatchObject(
+      {
+        code: 1,
+      },
+    );
+    await cli(['login', '--user', 'kim', '--password', 'second pass']);
+    const last = await creds();
+    expect((await cli(['logout'])).stdout).toContain('logged out kim (refresh token revoked)');
+    expect(existsSync(credsFile)).toBe(false);
+    const revoked = await fetch(`${api}/auth/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken: last.refreshToken }),
+    });
+    expect(revoked.status).toBe(401);
+    expect((await cli(['logout'])).stdout).toContain('not logged in');
+  });
+
+  it('--compare: a bind mount of one folder is the same directory; missing roots are named, not undefined', async () => {
+    const real = path.join(stack.tmp, 'bind-src');
+    const bound = path.join(stack.tmp, 'bind-dst');
+    await mkdir(real, { recursive: true });
+    await mkdir(bound, { recursive: true });
+    const missing = await doctor(
+      ['doctor', '--compare', '/Volumes/vast', '/mnt/vast-nowhere'],
+      {},
+    ).catch((e: { stdout: string; code: number }) => e);
+    expect(missing.stdout).not.toContain('undefined');
+    expect(missing.stdout).toContain('[ ] /Volumes/vast resolves: does not exist');
+    expect(missing.stdout).toContain(
+      '[-] same physical directory: cannot compare: /Volumes/vast and /mnt/vast-nowhere does not exist (skipped)',
+    );
+    const mounted = await run('mount', ['--bind', real, bound]).then(
+      () => true,
+      (e: Error) => e.message,
+    );
+    if (mounted !== true) {
+      console.warn(`bind-mount case skipped: mount --bind is not permitted here (${mounted})`);
+      return;
+    }
+    try {
+      const same = await doctor(['doctor', '--compare', real, bound], {});
+      expect(same.stdout).toContain('[x] same physical directory:');
+      expect(same.stdout).toContain('same device and inode');
+      expect(same.stdout).toContain(
+        '[x] a file written through the first is read through the second: identical',
+      );
+    } finally {
+      await run('umount', [bound]);
+    }
+  });
+
+  it('names the real cause of a wrong S3 key and shows a skipped check as skipped', async () => {
+    const wrong = await doctor(['doctor'], { ...stackEnv(), MINIO_ACCESS_KEY: 'nobody' }).then(
+      (r) => ({ ...r, code: 0 }),
+      (e: { stdout: string; code: number }) => e,
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toContain(
+      '[ ] object store: the object store does not know MINIO_ACCESS_KEY (InvalidAccessKeyId)',
+    );
+    expect(wrong.stdout).not.toContain('UnknownError');
+    const ok = await doctor(['doctor'], stackEnv());
+    expect(ok.stdout).toMatch(/\[-\] bucket notification target: not readable .*\(skipped\)/);
+    const json = JSON.parse((await doctor(['--json', 'doctor'], stackEnv())).stdout);
+    expect(
+      json.checks.find((c: { check: string }) => c.check === 'bucket notification target'),
+    ).toMatchObject({
+      ok: true,
+      skipped: true,
+    });
   });
 });
