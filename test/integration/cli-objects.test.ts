@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
@@ -8,13 +8,10 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/registry.ts';
-import {
-  readUploadState,
-  type UploadState,
-  uploadStateFile,
-} from '../../infra/cli/lib/upload-state.ts';
+import { type UploadState, uploadStateFile } from '../../infra/cli/lib/upload-state.ts';
 import { mintAccessToken } from '../../shared/auth/jwt.ts';
 import { type NodeServer, serveNode } from '../../shared/http/serve-node.ts';
+import { uploadAndKill } from '../helpers/interrupt-upload.ts';
 import { createTestStack, type TestStack } from '../helpers/stack.ts';
 
 const run = promisify(execFile);
@@ -220,28 +217,7 @@ describe('sluice upload / download / ls', () => {
     const data = randomBytes(40 * MiB);
     await writeFile(file, data);
     const stateFile = uploadStateFile(stack.tmp, api, file, 'killed.bin');
-    const child = spawn(
-      process.execPath,
-      ['infra/cli/bin.mjs', 'upload', '--parallel', '1', file],
-      {
-        env,
-        stdio: 'ignore',
-      },
-    );
-    const exited = new Promise((r) => child.once('exit', r));
-    // Kill it once it has recorded a part: the state says what it sent.
-    const t0 = Date.now();
-    let sent = 0;
-    while (Date.now() - t0 < 30_000 && child.exitCode === null) {
-      const state = existsSync(stateFile) ? await readUploadState(stateFile) : undefined;
-      sent = Object.keys(state?.parts ?? {}).length;
-      if (sent >= 1) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    child.kill('SIGKILL');
-    await exited;
-    expect(sent).toBeGreaterThanOrEqual(1);
-    const state = (await readUploadState(stateFile)) as UploadState;
+    const state = await uploadAndKill({ file, stateFile, env });
     expect(Object.keys(state.parts).length).toBeLessThan(state.plan.partCount);
     const changed = Buffer.from(data);
     changed.fill(1, 10, 20);
