@@ -513,7 +513,7 @@ describe('sluice doctor', () => {
     });
     expect(revoked.status).toBe(401);
     expect((await cli(['logout'])).stdout).toContain('not logged in');
-  });
+  }, 180_000);
 
   it('--compare: a bind mount of one folder is the same directory; missing roots are named, not undefined', async () => {
     const real = path.join(stack.tmp, 'bind-src');

@@ -83,11 +83,11 @@ export function withLocalStack(env: NodeJS.ProcessEnv = process.env): NodeJS.Pro
   const fromStack: Record<string, string | undefined> = {
     ...readSecrets(env),
     DATABASE_URL: stack.databaseUrl,
-    MINIO_ENDPOINT: stack.s3.endpoint,
-    MINIO_PUBLIC_ENDPOINT: stack.s3.publicEndpoint,
-    MINIO_ACCESS_KEY: stack.s3.accessKey,
-    MINIO_SECRET_KEY: stack.s3.secretKey,
-    MINIO_BUCKET: stack.s3.bucket,
+    MINIO_ENDPOINT: stack.s3?.endpoint,
+    MINIO_PUBLIC_ENDPOINT: stack.s3?.publicEndpoint,
+    MINIO_ACCESS_KEY: stack.s3?.accessKey,
+    MINIO_SECRET_KEY: stack.s3?.secretKey,
+    MINIO_BUCKET: stack.s3?.bucket,
     AIMINO_DATA_ROOT: stack.dataRoot ?? path.join(stateDir(env), 'data'),
     SLUICE_CONFIG: stack.storageConfig,
   };
@@ -105,7 +105,7 @@ export function withLocalStack(env: NodeJS.ProcessEnv = process.env): NodeJS.Pro
       delete fromStack[k];
   }
   const merged: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(fromStack)) if (v !== undefined) merged[k] = v;
+  for (const [k, v] of Object.entries(fromStack)) if (v) merged[k] = v;
   return { ...merged, ...env };
 }
 
