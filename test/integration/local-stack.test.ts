@@ -1,14 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StackFile } from '../../infra/cli/lib/stack-file.ts';
 import { freePort } from '../../infra/local/free-port.ts';
 
 type StackJson = StackFile;
+const exec = promisify(execFile);
 
+let root: string;
 let stateDir: string;
 const started: ChildProcess[] = [];
 let ports: { api: number; pg: number; s3: number };
@@ -79,8 +82,13 @@ function stop(child: ChildProcess): Promise<number | null> {
   });
 }
 
+// The state folder is `<root>/.sluice`, as `npm start` makes it in a checkout, so the CLI can find it
+// from any folder below `<root>`.
 beforeAll(async () => {
-  stateDir = await mkdtemp(path.join(os.tmpdir(), 'sluice-stack-'));
+  root = await mkdtemp(path.join(os.tmpdir(), 'sluice-stack-'));
+  // Postgres runs as its own OS user when the tests run as root: it must be able to reach its folder.
+  await chmod(root, 0o755);
+  stateDir = path.join(root, '.sluice');
 });
 // Fresh ports for each test: a port held for the whole file is more likely to be handed to another
 // test file's server while this file is between two runs.
@@ -101,7 +109,7 @@ afterEach(async () => {
     clearTimeout(timer);
   }
 });
-afterAll(() => rm(stateDir, { recursive: true, force: true }));
+afterAll(() => rm(root, { recursive: true, force: true }));
 
 describe('npm start (local stack)', () => {
   it('starts Postgres, S3 and every function, serves /readyz within 30 s, writes stack.json, stops cleanly, and reuses data', async () => {
@@ -233,6 +241,81 @@ describe('npm start (local stack)', () => {
       .rows[0];
     expect(runs.trigger).toBe('http');
     await db.end();
+    expect(await stop(run.child)).toBe(0);
+  }, 90_000);
+
+  /** Is a process with this pid still running? */
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const postmasterPid = async () =>
+    Number(
+      (await readFile(path.join(stateDir, 'pg', 'postmaster.pid'), 'utf8').catch(() => '')).split(
+        '\n',
+      )[0],
+    );
+
+  it('a failed start-up says why and leaves nothing running (no Postgres, no S3 server)', async () => {
+    const run = start({ SLUICE_ACCESS_TTL_S: 'soon' });
+    const code = await new Promise<number | null>((r) => run.child.once('exit', r));
+    expect(code).toBe(1);
+    // Postgres and the S3 server had started before the setting was read.
+    expect(run.output()).toContain('starting embedded Postgres');
+    expect(run.output()).toContain('started local S3-protocol server');
+    expect(run.output()).toMatch(/start-up failed: .*SLUICE_ACCESS_TTL_S/);
+    expect(run.output()).toContain('nothing is left running');
+    const pid = await postmasterPid();
+    if (pid) expect(alive(pid)).toBe(false);
+    const db = new pg.Client({
+      connectionString: `postgres://postgres:sluice@127.0.0.1:${ports.pg}/postgres`,
+      connectionTimeoutMillis: 1000,
+    });
+    await expect(db.connect()).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${ports.s3}/`)).rejects.toThrow();
+  }, 90_000);
+
+  it('stops a Postgres an earlier run left behind (killed -9) and starts on the same port', async () => {
+    const first = start();
+    await waitReady(first, `http://127.0.0.1:${ports.api}`, 30_000);
+    const exited = new Promise((r) => first.child.once('exit', r));
+    first.child.kill('SIGKILL');
+    await exited;
+    const stale = await postmasterPid();
+    expect(alive(stale)).toBe(true);
+    const second = start();
+    await waitReady(second, `http://127.0.0.1:${ports.api}`, 40_000);
+    expect(second.output()).toContain(
+      `found Postgres left running by an earlier run (pid ${stale}`,
+    );
+    expect(second.output()).toContain(`starting embedded Postgres on 127.0.0.1:${ports.pg}`);
+    expect(alive(stale)).toBe(false);
+    expect(await stop(second.child)).toBe(0);
+  }, 120_000);
+
+  it('sluice doctor beside the running stack uses its settings and passes; the CLI finds .sluice from a subfolder', async () => {
+    const run = start();
+    await waitReady(run, `http://127.0.0.1:${ports.api}`, 30_000);
+    const sub = path.join(root, 'projects', 'run1');
+    await mkdir(sub, { recursive: true });
+    const cli = (args: string[]) =>
+      exec(process.execPath, [path.resolve('infra/cli/bin.mjs'), ...args], {
+        cwd: sub,
+        env: { PATH: process.env.PATH, HOME: root },
+      });
+    const doctor = JSON.parse((await cli(['--json', 'doctor'])).stdout) as {
+      ok: boolean;
+      checks: { check: string; ok: boolean; skipped?: boolean }[];
+    };
+    expect(doctor.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(doctor.ok).toBe(true);
+    await writeFile(path.join(sub, 'note.txt'), 'hello');
+    expect((await cli(['upload', 'note.txt'])).stdout.trim()).toBe('dev/note.txt');
+    expect((await cli(['ls'])).stdout).toContain('dev/note.txt');
     expect(await stop(run.child)).toBe(0);
   }, 90_000);
 });

@@ -6,12 +6,14 @@ import * as objects from './objects.ts';
 import * as records from './records.ts';
 import * as rescan from './rescan.ts';
 import * as token from './token.ts';
+import * as users from './users.ts';
 import * as worker from './worker.ts';
 
 /** Each command module exports `register(program)`. */
 const modules: { register(program: Command): void }[] = [
   login,
   token,
+  users,
   rescan,
   worker,
   minio,

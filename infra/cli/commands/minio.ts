@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import * as Minio from 'minio';
 import { parseConfig } from '../../../shared/config/load.ts';
 import { minioAdminClient } from '../lib/minio-client.ts';
+import { withLocalStack } from '../lib/stack-file.ts';
 
 /** One queue configuration per suffix: MinIO filters allow a single suffix rule each. */
 export function notificationFor(
@@ -35,7 +36,7 @@ export function register(program: Command): void {
     .option('--target <name>', 'name of the webhook target in MinIO', 'sluice')
     .option('--region <region>', 'region part of the target ARN (empty for MinIO)', '')
     .action(async (opts: { webhookUrl: string; target: string; region: string }) => {
-      const config = parseConfig(process.env);
+      const config = parseConfig(withLocalStack());
       const client = minioAdminClient(config);
       const arn = Minio.buildARN('minio', 'sqs', opts.region, opts.target, 'webhook');
       // The webhook target itself is server configuration (admin API); print the exact commands.
