@@ -92,7 +92,7 @@ export const envSchema = z.object({
    * Bound on the object store's silence during a request (no response, or a download that stops
    * sending), seconds. A call is tried twice, so it fails within about twice this.
    */
-  SLUICE_S3_REQUEST_TIMEOUT_S: z._default(int(1), 4),
+  SLUICE_S3_REQUEST_TIMEOUT_S: z._default(int(1), 3),
   /** Region used for signing (no lookup call is ever made). */
   SLUICE_S3_REGION: z._default(z.string().check(z.minLength(1)), 'us-east-1'),
 

@@ -38,5 +38,7 @@ export function createPool(opts: PoolOptions): pg.Pool {
   });
   // An idle client losing its connection (Postgres restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor a checked-out one between queries (a restart mid-publish): its next query fails instead.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }

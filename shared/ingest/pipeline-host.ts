@@ -180,6 +180,11 @@ export async function runPipelineInWorker(opts: {
   };
 }
 
+/** HDF5 threads alive in this process (busy or idle), for the status of a stopped ingest. */
+export function pipelineWorkerCount(): { alive: number; idle: number } {
+  return { alive: all.size, idle: idle.length };
+}
+
 /** Terminates every HDF5 thread (shutdown). */
 export async function stopPipelineWorkers(): Promise<void> {
   idle.length = 0;

@@ -41,6 +41,8 @@ function client(
     requestHandler: {
       connectionTimeout: timeouts.connectTimeoutMs,
       requestTimeout: timeouts.requestTimeoutMs,
+      // Without it this SDK only logs a warning when the bound passes, and keeps waiting.
+      throwOnRequestTimeout: true,
     },
     // Otherwise the SDK bakes a CRC32 of an empty body into presigned PUT URLs and chunk-frames bodies.
     requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -3,11 +3,34 @@ import { existsSync } from 'node:fs';
 
 const PYTHON = '/usr/bin/python3';
 
-function hasH5py(): boolean {
+/** Whether Debian's python3 can import every one of `modules`. */
+function canImport(modules: string): boolean {
   return (
     existsSync(PYTHON) &&
-    spawnSync(PYTHON, ['-c', 'import h5py, numpy'], { stdio: 'ignore' }).status === 0
+    spawnSync(PYTHON, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0
   );
+}
+
+/**
+ * Makes sure a Debian package is present, judged by `present()`: when it is not and this runs as root
+ * with apt (CI's fresh machine), installs it, refreshing the package lists only if the first try fails.
+ * Throws naming the package when it still is not there.
+ */
+export function ensureDebianPackage(pkg: string, present: () => boolean, purpose: string): void {
+  if (present()) return;
+  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+    const install = () =>
+      spawnSync('apt-get', ['install', '-y', '-q', pkg], {
+        stdio: 'ignore',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
+    install();
+    if (!present()) {
+      spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore' });
+      install();
+    }
+  }
+  if (!present()) throw new Error(`${pkg} is required ${purpose}: apt-get install ${pkg}`);
 }
 
 /**
@@ -15,24 +38,20 @@ function hasH5py(): boolean {
  * independent HDF5 implementation), installing it with apt when running as root.
  */
 export function ensureH5py(): void {
-  if (hasH5py()) return;
-  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-    spawnSync('apt-get', ['install', '-y', '-q', 'python3-h5py'], {
-      stdio: 'ignore',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    if (!hasH5py()) {
-      spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore' });
-      spawnSync('apt-get', ['install', '-y', '-q', 'python3-h5py'], {
-        stdio: 'ignore',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    }
-  }
-  if (!hasH5py())
-    throw new Error(
-      'python3-h5py is required to generate HDF5 test files: apt-get install python3-h5py',
-    );
+  ensureDebianPackage(
+    'python3-h5py',
+    () => canImport('h5py, numpy'),
+    'to generate HDF5 test files',
+  );
+}
+
+/** Makes sure Debian's python3-tables (PyTables, which writes LZO, bzip2 and Blosc) is present. */
+export function ensurePyTables(): void {
+  ensureDebianPackage(
+    'python3-tables',
+    () => canImport('tables, numpy'),
+    'to write PyTables test files',
+  );
 }
 
 /** Runs a Python script with h5py available; `args` are passed as sys.argv[1:]. */
