@@ -57,6 +57,7 @@ export function createWebhookRelay(opts: {
   const maxDelayMs = opts.maxDelayMs ?? 30_000;
   let running = false;
   let stopped = false;
+  let inFlight = 0;
   let wake: (() => void) | undefined;
 
   const post = async (body: unknown): Promise<boolean> => {
@@ -97,7 +98,10 @@ export function createWebhookRelay(opts: {
         continue;
       }
       const [item] = queue.splice(at, 1) as [Pending];
-      if (await post(item.body)) continue;
+      inFlight = 1;
+      const ok = await post(item.body);
+      inFlight = 0;
+      if (ok) continue;
       const delay = Math.min(baseDelayMs * 2 ** item.failures, maxDelayMs);
       item.failures++;
       item.notBefore = Date.now() + delay;
@@ -115,7 +119,8 @@ export function createWebhookRelay(opts: {
       wake?.();
       void drain();
     },
-    pending: () => queue.length,
+    /** Events not yet accepted, the one being delivered included. */
+    pending: () => queue.length + inFlight,
     stop() {
       stopped = true;
       wake?.();
