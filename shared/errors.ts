@@ -133,6 +133,7 @@ const transientPgCodes = new Set([
   '40001',
   '40P01',
   '57014',
+  '55P03',
 ]);
 const transientNodeCodes = new Set([
   'ECONNREFUSED',
@@ -159,7 +160,7 @@ export function mapInfrastructureError(err: unknown): AppError | undefined {
   }
   if (
     typeof e?.message === 'string' &&
-    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout/i.test(
       e.message,
     )
   ) {

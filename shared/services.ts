@@ -35,7 +35,13 @@ export function createServices(
   // An override is a pg.Pool or another services' LazyPool; this one owns (and ends) only its own.
   const own = overrides.db
     ? undefined
-    : new LazyPool({ url: config.database.url, max: config.database.poolMax });
+    : new LazyPool({
+        url: config.database.url,
+        max: config.database.poolMax,
+        connectTimeoutMs: config.database.connectTimeoutMs,
+        queryTimeoutMs: config.database.queryTimeoutMs,
+        lockTimeoutMs: config.database.lockTimeoutMs,
+      });
   const db = overrides.db ?? (own as LazyPool);
   let s3 = overrides.s3;
   const getS3 = () => {

@@ -22,6 +22,12 @@ export interface EventResult {
   reason?: string;
 }
 
+/** A result and whether this delivery did ingest work for it (claimed the job), for the cap. */
+export interface HandledEvent {
+  result: EventResult;
+  worked: boolean;
+}
+
 /** Counts ingests running in this process, for the overload answer (429). */
 export function createIngestGate(max: number) {
   let running = 0;
@@ -40,8 +46,28 @@ export function createIngestGate(max: number) {
   };
 }
 
-/** Why an event is not ours (bucket, prefix, suffix), or undefined when it should be processed. */
+/**
+ * Why a key is not canonical, or undefined: `.` and `..` segments, empty segments (`a//b`, a leading
+ * or trailing `/`), backslashes and control characters. Such keys name another place than they seem
+ * to (`alice/../../etc/passwd.h5`) and are never claimed or fetched.
+ */
+export function nonCanonicalKeyReason(key: string): string | undefined {
+  if (key === '') return 'key is empty';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+  if (/[\u0000-\u001f\u007f]/.test(key)) return 'key has a control character';
+  if (key.includes('\\')) return 'key has a backslash';
+  for (const segment of key.split('/')) {
+    if (segment === '..') return "key has a '..' segment";
+    if (segment === '.') return "key has a '.' segment";
+    if (segment === '') return 'key has an empty segment (leading, trailing or doubled /)';
+  }
+  return undefined;
+}
+
+/** Why an event is not ours (bucket, prefix, suffix, non-canonical key), or undefined to process it. */
 export function filterReason(services: Services, e: ObjectEvent): string | undefined {
+  const odd = nonCanonicalKeyReason(e.key);
+  if (odd) return odd;
   const { s3, events } = services.config;
   if (e.bucket !== s3.bucket) return `bucket '${e.bucket}' is not '${s3.bucket}'`;
   if (!e.key.startsWith(s3.prefix)) return `key is outside prefix '${s3.prefix}'`;
@@ -52,19 +78,28 @@ export function filterReason(services: Services, e: ObjectEvent): string | undef
 }
 
 /** Handles one object event: ingest on create, `source_deleted` (and optional drop) on delete. */
-export async function handleObjectEvent(services: Services, e: ObjectEvent): Promise<EventResult> {
+export async function handleObjectEvent(services: Services, e: ObjectEvent): Promise<HandledEvent> {
   const base = { key: e.key, bucket: e.bucket, type: e.type };
   const ignored = filterReason(services, e);
-  if (ignored) return { ...base, status: 'ignored', reason: ignored };
+  if (ignored) return { result: { ...base, status: 'ignored', reason: ignored }, worked: false };
   if (e.type === 'removed') {
     const tables = await jobsRepository(services.db).markDeleted(e.bucket, e.key);
     if (services.config.events.dropOnDelete) {
       for (const t of tables) await services.db.query(`DROP TABLE IF EXISTS ${ident(t.table)}`);
     }
-    return { ...base, status: 'source_deleted', tables: tables.map((t) => t.table) };
+    const result = {
+      ...base,
+      status: 'source_deleted' as const,
+      tables: tables.map((t) => t.table),
+    };
+    return { result, worked: false };
   }
   const etag = e.versionId ?? e.etag;
-  if (!etag) return { ...base, status: 'ignored', reason: 'event has no eTag or versionId' };
+  if (!etag)
+    return {
+      result: { ...base, status: 'ignored', reason: 'event has no eTag or versionId' },
+      worked: false,
+    };
   const outcome = await ingestObject(services, {
     bucket: e.bucket,
     key: e.key,
@@ -74,12 +109,15 @@ export async function handleObjectEvent(services: Services, e: ObjectEvent): Pro
   });
   ingestOutcomes.inc([outcome.status]);
   return {
-    ...base,
-    status: outcome.status,
-    jobId: outcome.job?.id,
-    tables: outcome.job?.tables.map((t) => t.table),
-    rows: outcome.job?.rows,
-    reason: outcome.reason,
+    result: {
+      ...base,
+      status: outcome.status,
+      jobId: outcome.job?.id,
+      tables: outcome.job?.tables.map((t) => t.table),
+      rows: outcome.job?.rows,
+      reason: outcome.reason,
+    },
+    worked: outcome.claimed === true,
   };
 }
 

@@ -36,7 +36,7 @@ export function eventsRoutes(services: Services): AppRouter {
       path: '/minio-event',
       summary: 'Bucket notification webhook (MinIO, S3, EventBridge, CloudEvents)',
       description:
-        'Bearer SLUICE_WEBHOOK_TOKEN. 200 with per-object results (done, duplicate, in_progress, failed, ignored); 503 when the database or object store is unreachable (retry); 429 above SLUICE_MAX_CONCURRENT_INGESTS.',
+        'Bearer SLUICE_WEBHOOK_TOKEN. 200 with per-object results (done, duplicate, in_progress, failed, ignored); 503 with Retry-After when the database or object store is unreachable, an ingest ran past SLUICE_INGEST_TIMEOUT_S, or more than SLUICE_MAX_EVENTS_PER_DELIVERY records needed work (redeliver); 429 above SLUICE_MAX_CONCURRENT_INGESTS.',
       request: {
         body: { content: { 'application/json': { schema: z.looseObject({}) } } },
       },
@@ -72,7 +72,19 @@ export function eventsRoutes(services: Services): AppRouter {
         );
       }
       const results: EventResult[] = [];
-      for (const e of events) {
+      const cap = services.config.events.maxEventsPerDelivery;
+      let worked = 0;
+      for (const [i, e] of events.entries()) {
+        // Past the cap, the rest waits for the redelivery a 503 causes; what was ingested here is
+        // then answered `duplicate` without work, so each redelivery gets further.
+        if (worked >= cap) {
+          throw new AppError(
+            503,
+            'DELIVERY_CAPPED',
+            `Ingested ${worked} objects (SLUICE_MAX_EVENTS_PER_DELIVERY); ${events.length - i} records not yet handled: redeliver`,
+            { retryAfterS: 1, handled: results, remaining: events.length - i },
+          );
+        }
         if (e.type === 'created' && !gate.tryEnter()) {
           throw new AppError(
             429,
@@ -82,7 +94,9 @@ export function eventsRoutes(services: Services): AppRouter {
           );
         }
         try {
-          results.push(await handleObjectEvent(services, e).catch(transientToHttp));
+          const handled = await handleObjectEvent(services, e).catch(transientToHttp);
+          results.push(handled.result);
+          if (handled.worked) worked++;
         } finally {
           if (e.type === 'created') gate.leave();
         }

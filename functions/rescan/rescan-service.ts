@@ -154,8 +154,9 @@ export async function runRescan(deps: RescanDeps, opts: RescanOptions = {}): Pro
       );
     };
 
-    const ingestAll = async (objects: ListedObject[], retry: boolean) => {
-      await pool(
+    /** Ingests `objects` with bounded concurrency; returns how many were handled (any outcome). */
+    const ingestAll = async (objects: ListedObject[], retry: boolean): Promise<number> =>
+      pool(
         objects,
         concurrency,
         async (obj) => {
@@ -171,7 +172,6 @@ export async function runRescan(deps: RescanDeps, opts: RescanOptions = {}): Pro
         },
         outOfTime,
       );
-    };
 
     try {
       if (!dryRun) {
@@ -211,10 +211,9 @@ export async function runRescan(deps: RescanDeps, opts: RescanOptions = {}): Pro
           if (dryRun) {
             for (const u of unknown) if (wouldIngest.length < 1000) wouldIngest.push(u.key);
           } else {
-            const before = counts.ingested + counts.failed;
-            await ingestAll(unknown, false);
-            // Out of time mid-page: keep the page's start so the rest is found next run.
-            if (counts.ingested + counts.failed - before < unknown.length) return;
+            // Out of time mid-page: keep the page's start so the rest is found next run. Every
+            // outcome counts as handled (in_progress, duplicate and superseded too).
+            if ((await ingestAll(unknown, false)) < unknown.length) return;
           }
           slowestPageMs = Math.max(slowestPageMs, Date.now() - t0);
           if (!rootOnly || !next) checkpoint.shards[shard] = next ? (next.startAfter ?? '') : null;

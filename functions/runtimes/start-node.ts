@@ -16,6 +16,6 @@ export async function startNode(
   const services = createServices(config);
   const srv = await serveNode(createApp(services), { port: config.port, log: services.log });
   services.log.info({ fn: name, port: config.port }, 'listening');
-  drainOnSignals(srv, () => services.close(), services.log);
+  drainOnSignals(srv, () => services.close(), services.log, config.drainTimeoutMs);
   return srv;
 }

@@ -170,6 +170,27 @@ for (const { chunk, entry } of lazyChunks) {
   });
 }
 
+// The HDF5 worker thread (shared/ingest/pipeline-host.ts starts dist/ingest-worker.cjs). A worker loads
+// it as a plain CommonJS file, so import() keeps its module loader (h5wasm is ESM, from node_modules).
+await build({
+  entryPoints: [path.join(root, 'shared/ingest/pipeline-worker.ts')],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  mainFields: ['module', 'main'],
+  outfile: path.join(out, 'ingest-worker.cjs'),
+  minify: true,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  external: [...RUNTIME_PACKAGES, 'h5wasm/*'],
+  define: { 'import.meta.url': '__sluice_import_meta_url' },
+  banner: {
+    js: "const __sluice_import_meta_url = require('node:url').pathToFileURL(__filename).href;",
+  },
+  logLevel: 'warning',
+});
+
 const sizes: Record<string, number> = {};
 for (const [name, contents] of entries) {
   const dir = path.join(out, name);

@@ -114,7 +114,13 @@ const api = `http://127.0.0.1:${config.port}`;
 
 const relay =
   s3 && config.local.events
-    ? createWebhookRelay({ url: `${api}/minio-event`, token: config.events.webhookToken, log: say })
+    ? createWebhookRelay({
+        url: `${api}/minio-event`,
+        token: config.events.webhookToken,
+        log: say,
+        // The webhook answers within the ingest deadline; a delivery waits a little longer than that.
+        timeoutMs: config.events.ingestTimeoutMs + 60_000,
+      })
     : undefined;
 if (s3 && relay) s3.onEvent((e) => relay.push(e));
 
@@ -179,4 +185,5 @@ drainOnSignals(
     say('stopped');
   },
   svc.log,
+  config.drainTimeoutMs,
 );

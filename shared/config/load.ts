@@ -43,8 +43,16 @@ export interface Config {
     bucket: string;
     prefix: string;
     region: string;
+    connectTimeoutMs: number;
+    requestTimeoutMs: number;
   };
-  database: { url: string; poolMax: number };
+  database: {
+    url: string;
+    poolMax: number;
+    connectTimeoutMs: number;
+    queryTimeoutMs: number;
+    lockTimeoutMs: number;
+  };
   dataRoot: string;
   storage: BackendConfig[];
   /** How long a backend's probed health is reused, seconds. */
@@ -57,12 +65,18 @@ export interface Config {
     maxConcurrent: number;
     dropOnDelete: boolean;
     leaseS: number;
+    /** Hard deadline of one ingest attempt. */
+    ingestTimeoutMs: number;
+    /** Records handled per webhook delivery; the rest are answered 503 for redelivery. */
+    maxEventsPerDelivery: number;
     /** Pipeline chosen per key prefix (`tables` or `profile`); unlisted keys are auto-detected. */
     pipelines: Record<string, 'tables' | 'profile'>;
   };
   rescan: { token?: string; intervalS: number };
   local: { events: boolean };
   workers: { ttlS: number };
+  /** SIGTERM drain: in-flight requests, then shutdown, each bounded by this. */
+  drainTimeoutMs: number;
 }
 
 /** Raised when settings are missing or malformed; the message names every bad variable. */
@@ -238,8 +252,16 @@ export function parseConfig(raw: Record<string, string | undefined>): Config {
       bucket: env.MINIO_BUCKET,
       prefix: env.MINIO_OBJECT_PREFIX,
       region: env.SLUICE_S3_REGION,
+      connectTimeoutMs: env.SLUICE_S3_CONNECT_TIMEOUT_S * 1000,
+      requestTimeoutMs: env.SLUICE_S3_REQUEST_TIMEOUT_S * 1000,
     },
-    database: { url: databaseUrl(env), poolMax: env.SLUICE_PG_POOL_MAX },
+    database: {
+      url: databaseUrl(env),
+      poolMax: env.SLUICE_PG_POOL_MAX,
+      connectTimeoutMs: env.SLUICE_PG_CONNECT_TIMEOUT_S * 1000,
+      queryTimeoutMs: env.SLUICE_PG_QUERY_TIMEOUT_S * 1000,
+      lockTimeoutMs: env.SLUICE_PG_LOCK_TIMEOUT_S * 1000,
+    },
     dataRoot: path.resolve(env.AIMINO_DATA_ROOT),
     storage: storageBackends(env, toml, env.SLUICE_CONFIG ?? 'SLUICE_CONFIG'),
     storageHealthTtlS: env.SLUICE_STORAGE_HEALTH_TTL_S,
@@ -259,11 +281,14 @@ export function parseConfig(raw: Record<string, string | undefined>): Config {
       maxConcurrent: env.SLUICE_MAX_CONCURRENT_INGESTS,
       dropOnDelete: env.SLUICE_DROP_ON_DELETE,
       leaseS: env.SLUICE_LEASE_S,
+      ingestTimeoutMs: env.SLUICE_INGEST_TIMEOUT_S * 1000,
+      maxEventsPerDelivery: env.SLUICE_MAX_EVENTS_PER_DELIVERY,
       pipelines: toml.ingest?.pipelines ?? {},
     },
     rescan: { token: env.SLUICE_RESCAN_TOKEN, intervalS: env.SLUICE_RESCAN_INTERVAL_S },
     local: { events: env.SLUICE_LOCAL_EVENTS },
     workers: { ttlS: env.SLUICE_WORKER_TTL_S },
+    drainTimeoutMs: env.SLUICE_DRAIN_TIMEOUT_S * 1000,
   };
 }
 

@@ -86,6 +86,13 @@ export const envSchema = z.object({
   MINIO_BUCKET: z._default(z.string().check(z.minLength(3)), 'sluice'),
   /** Key prefix under which user folders live, e.g. `uploads/`. */
   MINIO_OBJECT_PREFIX: z._default(z.string(), ''),
+  /** Bound on opening a connection to the object store, seconds. */
+  SLUICE_S3_CONNECT_TIMEOUT_S: z._default(int(1), 3),
+  /**
+   * Bound on the object store's silence during a request (no response, or a download that stops
+   * sending), seconds. A call is tried twice, so it fails within about twice this.
+   */
+  SLUICE_S3_REQUEST_TIMEOUT_S: z._default(int(1), 3),
   /** Region used for signing (no lookup call is ever made). */
   SLUICE_S3_REGION: z._default(z.string().check(z.minLength(1)), 'us-east-1'),
 
@@ -103,6 +110,16 @@ export const envSchema = z.object({
   POSTGRES_PASSWORD: optionalText,
   /** Connections per process. */
   SLUICE_PG_POOL_MAX: z._default(int(1), 10),
+  /** Bound on opening a Postgres connection, or waiting for a free one in the pool, seconds. */
+  SLUICE_PG_CONNECT_TIMEOUT_S: z._default(int(1), 5),
+  /**
+   * Bound on one query, seconds: the client gives up on a server that does not answer (a hung or
+   * partitioned Postgres) and the server cancels a statement that runs longer (`statement_timeout`).
+   * The ingest's COPY is bounded by `SLUICE_INGEST_TIMEOUT_S` instead.
+   */
+  SLUICE_PG_QUERY_TIMEOUT_S: z._default(int(1), 5),
+  /** Bound on waiting for a row or table lock (`lock_timeout`), seconds. */
+  SLUICE_PG_LOCK_TIMEOUT_S: z._default(int(1), 5),
 
   /** Root under which dataset manifests are written (also the storage backend `data`). */
   AIMINO_DATA_ROOT: z._default(z.string().check(z.minLength(1)), './.sluice/data'),
@@ -134,6 +151,23 @@ export const envSchema = z.object({
   SLUICE_INGEST_SUFFIXES: z._default(z.string(), '.h5,.hdf5'),
   /** Concurrent ingests per process before answering 429. */
   SLUICE_MAX_CONCURRENT_INGESTS: z._default(int(1), 2),
+  /**
+   * Hard deadline of one ingest attempt (download, HDF5 reading, COPY), seconds. The HDF5 work runs in
+   * a worker thread that is terminated at the deadline; the job is then a transient failure, retried
+   * with backoff.
+   */
+  SLUICE_INGEST_TIMEOUT_S: z._default(int(1), 600),
+  /**
+   * Object records handled per webhook delivery. Past this many ingests the rest are not started and
+   * the delivery is answered 503 with `Retry-After`, so the sender redelivers; records already
+   * ingested are then answered `duplicate` without work.
+   */
+  SLUICE_MAX_EVENTS_PER_DELIVERY: z._default(int(1), 10),
+  /**
+   * On SIGTERM/SIGINT: how long in-flight requests may finish, then how long the shutdown itself may
+   * take, seconds each; the process exits after both whatever is still running.
+   */
+  SLUICE_DRAIN_TIMEOUT_S: z._default(int(1), 25),
   /** Drop `job_*` tables when their object is deleted. */
   SLUICE_DROP_ON_DELETE: z._default(flag, false),
   /** How long an ingest or job lease lasts without a heartbeat, seconds. */

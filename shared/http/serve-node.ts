@@ -44,15 +44,32 @@ export function serveNode(
   });
 }
 
-/** Drains in-flight requests on SIGTERM/SIGINT, then runs `cleanup` and exits. */
-export function drainOnSignals(srv: NodeServer, cleanup: () => Promise<void>, log?: Logger): void {
+/**
+ * On SIGTERM/SIGINT: stops accepting connections, lets in-flight requests finish for up to
+ * `timeoutMs` (then closes their connections), runs `cleanup` for up to `timeoutMs` more, and exits.
+ * Neither step can hold the process: a request stuck on a hung dependency, or a pool waiting for a
+ * client that request holds, is cut off at its deadline (worker threads end with the process).
+ */
+export function drainOnSignals(
+  srv: NodeServer,
+  cleanup: () => Promise<void>,
+  log?: Logger,
+  timeoutMs = 25_000,
+): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log?.info({ signal }, 'draining in-flight requests');
-    await srv.close();
-    await cleanup().catch(() => {});
+    log?.info({ signal, timeoutMs }, 'draining in-flight requests');
+    await srv.close(timeoutMs);
+    const bounded = await Promise.race([
+      cleanup().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref()),
+    ]);
+    if (!bounded) log?.warn({ timeoutMs }, 'shutdown did not finish in time; exiting anyway');
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));

@@ -9,13 +9,11 @@ import { mapInfrastructureError } from '../errors.ts';
 import { ingestBytes, ingestRows, ingestSeconds } from '../metrics/registry.ts';
 import { loadS3Sdk } from '../object-store/s3-sdk.ts';
 import type { Services } from '../services.ts';
-import { openH5, retireH5 } from './h5-file.ts';
 import { UnsupportedTypeError } from './h5-types.ts';
 import { type IngestJob, jobsRepository } from './jobs-repository.ts';
-import { PermanentIngestError, type PipelineOutput } from './pipeline.ts';
-import { looksLikeProfile, profilePipeline } from './profile-pipeline.ts';
+import { PermanentIngestError } from './pipeline.ts';
+import { IngestTimeoutError, type PipelineRun, runPipelineInWorker } from './pipeline-host.ts';
 import { LeaseLostError, publish } from './publish.ts';
-import { tablesPipeline } from './tables-pipeline.ts';
 
 /** What became of one delivery. */
 export type IngestStatus = 'done' | 'duplicate' | 'in_progress' | 'failed' | 'superseded';
@@ -24,6 +22,8 @@ export interface IngestOutcome {
   status: IngestStatus;
   job?: IngestJob;
   reason?: string;
+  /** This call claimed the job and did the work (false: answered from the job's record). */
+  claimed?: boolean;
 }
 
 /** The object store or the database could not be reached: the caller answers 503 so the sender retries. */
@@ -41,7 +41,7 @@ export interface ObjectRef {
 }
 
 function isTransient(err: unknown): boolean {
-  if (err instanceof TransientIngestError) return true;
+  if (err instanceof TransientIngestError || err instanceof IngestTimeoutError) return true;
   const mapped = mapInfrastructureError(err);
   if (mapped && mapped.status === 503) return true;
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number }; code?: string };
@@ -54,39 +54,29 @@ function isMissingObject(err: unknown): boolean {
   return e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }
 
-/** Chooses the pipeline: configured per key prefix, else a profile when the file looks like one. */
-function choosePipeline(
-  services: Services,
-  key: string,
-  looksProfile: () => boolean,
-): 'tables' | 'profile' {
-  const rules = Object.entries(services.config.events.pipelines).sort(
-    (a, b) => b[0].length - a[0].length,
-  );
-  for (const [prefix, name] of rules) if (key.startsWith(prefix)) return name;
-  return looksProfile() ? 'profile' : 'tables';
-}
-
 /** Downloads the object to a private temp file (streamed; never held in memory). */
 async function download(
   services: Services,
   ref: ObjectRef,
   dir: string,
+  signal: AbortSignal,
 ): Promise<{ file: string; etag?: string }> {
   const file = path.join(dir, 'object.h5');
   const { GetObjectCommand } = await loadS3Sdk();
   const out = await services.s3.internal.send(
     new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+    { abortSignal: signal },
   );
-  await pipe(out.Body as Readable, createWriteStream(file));
+  await pipe(out.Body as Readable, createWriteStream(file), { signal });
   return { file, etag: out.ETag?.replaceAll('"', '') };
 }
 
 /**
  * Ingests one object version exactly once in effect: claims its job (or reports `duplicate` /
  * `in_progress`), downloads it, runs the pipeline and publishes the tables atomically. Permanent problems
- * (not HDF5, unsupported layout, object gone) end as a `failed` job with the reason; transient ones
- * (database or object store unreachable) are recorded and thrown as `TransientIngestError`.
+ * (not HDF5, unsupported layout, a filter the library lacks, object gone) end as a `failed` job with
+ * the reason; transient ones (database or object store unreachable, the attempt's deadline
+ * `SLUICE_INGEST_TIMEOUT_S` passed) are recorded with a backoff and thrown as `TransientIngestError`.
  */
 export async function ingestObject(
   services: Services,
@@ -94,7 +84,7 @@ export async function ingestObject(
   opts: { owner?: string } = {},
 ): Promise<IngestOutcome> {
   const owner = opts.owner ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const leaseS = services.config.events.leaseS;
+  const { leaseS, ingestTimeoutMs } = services.config.events;
   const repo = jobsRepository(services.db);
   let job: IngestJob | undefined;
   try {
@@ -122,11 +112,25 @@ export async function ingestObject(
   heartbeat.unref();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-ingest-'));
   const started = performance.now();
+  // The attempt's hard deadline: it aborts the download and terminates the HDF5 thread.
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () =>
+      deadline.abort(
+        new IngestTimeoutError(
+          `ingest did not finish within SLUICE_INGEST_TIMEOUT_S (${ingestTimeoutMs / 1000} s); stopped, will be retried`,
+        ),
+      ),
+    ingestTimeoutMs,
+  );
+  let run: PipelineRun | undefined;
+  let clean = false;
   try {
     let local: { file: string };
     try {
-      local = await download(services, ref, dir);
+      local = await download(services, ref, dir, deadline.signal);
     } catch (err) {
+      if (deadline.signal.aborted) throw deadline.signal.reason;
       if (isMissingObject(err))
         throw new PermanentIngestError('object no longer exists in the bucket');
       throw new TransientIngestError(`object store unavailable: ${(err as Error).message}`, {
@@ -134,41 +138,40 @@ export async function ingestObject(
       });
     }
     const bytes = (await stat(local.file)).size;
-    let output: PipelineOutput;
-    const { file, h5 } = await openH5(local.file).catch((err: Error) => {
-      throw new PermanentIngestError(err.message);
+    run = await runPipelineInWorker({
+      file: local.file,
+      key: ref.key,
+      rules: Object.entries(services.config.events.pipelines),
+      signal: deadline.signal,
     });
-    try {
-      const chosen = choosePipeline(services, ref.key, () => looksLikeProfile(file));
-      output = chosen === 'profile' ? profilePipeline(h5, file) : tablesPipeline(h5, file);
-      const result = await publish(services.db, claimed, owner, output, bytes);
-      const done = await repo.get(claimed.id);
-      ingestRows.inc([output.pipeline], result.rows);
-      ingestBytes.inc([], bytes);
-      ingestSeconds.observe(['done'], (performance.now() - started) / 1000);
-      log.info(
-        {
-          rows: result.rows,
-          tables: result.tables.length,
-          ms: Math.round(performance.now() - started),
-        },
-        'ingest done',
-      );
-      return { status: result.superseded ? 'superseded' : 'done', job: done };
-    } catch (err) {
-      // The library failed on this file (not the database): later files get a fresh instance.
-      if (!isTransient(err) && !(err instanceof LeaseLostError)) retireH5(h5);
-      throw err;
-    } finally {
-      try {
-        file.close();
-      } catch {
-        // A file the library could not fully read may refuse to close; its instance is retired anyway.
-      }
-    }
-  } catch (err) {
-    if (err instanceof LeaseLostError)
-      return { status: 'in_progress', job: await repo.get(claimed.id), reason: err.message };
+    const { output } = run;
+    const result = await publish(services.db, claimed, owner, output, bytes, {
+      copyTimeoutMs: ingestTimeoutMs,
+    });
+    clean = true;
+    const done = await repo.get(claimed.id);
+    ingestRows.inc([output.pipeline], result.rows);
+    ingestBytes.inc([], bytes);
+    ingestSeconds.observe(['done'], (performance.now() - started) / 1000);
+    log.info(
+      {
+        rows: result.rows,
+        tables: result.tables.length,
+        ms: Math.round(performance.now() - started),
+      },
+      'ingest done',
+    );
+    return { status: result.superseded ? 'superseded' : 'done', job: done, claimed: true };
+  } catch (caught) {
+    if (caught instanceof LeaseLostError)
+      return {
+        status: 'in_progress',
+        job: await repo.get(claimed.id),
+        reason: caught.message,
+        claimed: true,
+      };
+    // Past the deadline, whatever failed failed because the attempt was stopped.
+    const err: unknown = deadline.signal.aborted ? deadline.signal.reason : caught;
     const transient =
       !(err instanceof PermanentIngestError || err instanceof UnsupportedTypeError) &&
       isTransient(err);
@@ -183,9 +186,16 @@ export async function ingestObject(
       throw err instanceof TransientIngestError
         ? err
         : new TransientIngestError(reason, { cause: err });
-    return { status: 'failed', job: await repo.get(claimed.id).catch(() => undefined), reason };
+    return {
+      status: 'failed',
+      job: await repo.get(claimed.id).catch(() => undefined),
+      reason,
+      claimed: true,
+    };
   } finally {
+    clearTimeout(timer);
     clearInterval(heartbeat);
+    await run?.end(clean).catch(() => {});
     await rm(dir, { recursive: true, force: true }).catch(() => {});
   }
 }

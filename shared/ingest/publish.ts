@@ -17,9 +17,14 @@ export interface PublishResult {
   superseded: boolean;
 }
 
-async function copyInto(client: pg.PoolClient, table: string, t: OutputTable) {
+async function copyInto(client: pg.PoolClient, table: string, t: OutputTable, timeoutMs: number) {
   const format = t.binary ? ' (FORMAT binary)' : '';
-  const stream = client.query(copyFrom(`COPY ${ident(table)} FROM STDIN${format}`));
+  // COPY lasts as long as the file takes to read: its own bound instead of the pool's query timeout.
+  const stream = client.query(
+    Object.assign(copyFrom(`COPY ${ident(table)} FROM STDIN${format}`), {
+      query_timeout: timeoutMs,
+    }),
+  );
   const done = finished(stream);
   // Surface a COPY error (bad value) at once instead of after the whole file is read.
   let failed: Error | undefined;
@@ -31,11 +36,24 @@ async function copyInto(client: pg.PoolClient, table: string, t: OutputTable) {
     if (chunk.length === 0) return;
     if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), done]);
   };
-  if (t.binary) await put(COPY_BINARY_HEADER);
-  await t.write(put);
-  if (t.binary) await put(COPY_BINARY_TRAILER);
+  try {
+    if (t.binary) await put(COPY_BINARY_HEADER);
+    await t.write(put);
+    if (t.binary) await put(COPY_BINARY_TRAILER);
+  } catch (err) {
+    // The rows stopped coming (unreadable data, deadline): end the COPY with CopyFail, or the
+    // connection stays in COPY mode and the ROLLBACK after it waits forever.
+    stream.destroy(err as Error);
+    throw err;
+  }
   stream.end();
   await done;
+}
+
+/** Bounds of one publish. */
+export interface PublishLimits {
+  /** How long the COPY of one table may take (the attempt's deadline); default 10 minutes. */
+  copyTimeoutMs?: number;
 }
 
 /**
@@ -50,10 +68,14 @@ export async function publish(
   owner: string,
   output: PipelineOutput,
   bytes: number,
+  limits: PublishLimits = {},
 ): Promise<PublishResult> {
+  const copyTimeoutMs = limits.copyTimeoutMs ?? 600_000;
   const client = await pool.connect();
+  let failed: Error | undefined;
   try {
     await client.query('BEGIN');
+    await client.query(`SET LOCAL statement_timeout = ${Math.ceil(copyTimeoutMs)}`);
     // One publisher per object key at a time; a newer version that already published wins.
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${job.bucket}/${job.key}`]);
     const newer = await client.query(
@@ -64,6 +86,9 @@ export async function publish(
     const tables: IngestJob['tables'] = [];
     let rows = 0;
     if (!superseded) {
+      // A job taken again (its object deleted and uploaded again with the same content) publishes
+      // from scratch: its earlier catalog rows are replaced, not collided with.
+      await client.query('DELETE FROM ingest_catalog WHERE job_id = $1', [job.id]);
       for (const [i, t] of output.tables.entries()) {
         const name = await claimTableName(client, {
           bucket: job.bucket,
@@ -73,7 +98,7 @@ export async function publish(
         const staging = fitIdentifier(`_sluice_stg_${job.id}_${i}`);
         const cols = t.columns.map((c) => `${ident(c.name)} ${c.pgType}`).join(', ');
         await client.query(`CREATE TABLE ${ident(staging)} (${cols})`);
-        await copyInto(client, staging, t);
+        await copyInto(client, staging, t, copyTimeoutMs);
         await client.query(`DROP TABLE IF EXISTS ${ident(name)}`);
         await client.query(`ALTER TABLE ${ident(staging)} RENAME TO ${ident(name)}`);
         const sourcePath = t.sourcePath ?? (t.datasetPath || '/');
@@ -105,10 +130,12 @@ export async function publish(
     await client.query('COMMIT');
     return { tables, rows, superseded };
   } catch (err) {
+    failed = err as Error;
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    client.release();
+    // A connection that failed mid-COPY is discarded rather than handed to the next caller.
+    client.release(failed);
   }
 }
 

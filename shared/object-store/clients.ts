@@ -20,16 +20,30 @@ export interface S3Clients {
   publicEndpoint: string;
 }
 
+/** Connection and request bounds of every client (a store that accepts and never answers). */
+export interface S3Timeouts {
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
 function client(
   endpoint: string,
   region: string,
   credentials: S3Clients['credentials'],
+  timeouts: S3Timeouts,
 ): LazyS3Client {
   return new LazyS3Client({
     endpoint,
     region,
     credentials,
     forcePathStyle: true,
+    // requestTimeout is the socket's idle bound: it also ends a download that stops sending.
+    requestHandler: {
+      connectionTimeout: timeouts.connectTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      // Without it this SDK only logs a warning when the bound passes, and keeps waiting.
+      throwOnRequestTimeout: true,
+    },
     // Otherwise the SDK bakes a CRC32 of an empty body into presigned PUT URLs and chunk-frames bodies.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -47,10 +61,14 @@ export function createS3Clients(s3: Config['s3']): S3Clients {
     );
   }
   const credentials = { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey };
+  const timeouts = {
+    connectTimeoutMs: s3.connectTimeoutMs,
+    requestTimeoutMs: s3.requestTimeoutMs,
+  };
   return {
-    internal: client(s3.endpoint, s3.region, credentials),
-    admin: client(s3.adminEndpoint, s3.region, credentials),
-    signer: client(s3.publicEndpoint, s3.region, credentials),
+    internal: client(s3.endpoint, s3.region, credentials, timeouts),
+    admin: client(s3.adminEndpoint, s3.region, credentials, timeouts),
+    signer: client(s3.publicEndpoint, s3.region, credentials, timeouts),
     bucket: s3.bucket,
     prefix: s3.prefix,
     region: s3.region,

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import pg from 'pg';
-import type { TestStack } from './stack.ts';
+import { stackEnv, type TestStack } from './stack.ts';
 
 /**
  * Runs one ingest of `key` in a child process (test/helpers/ingest-child.ts), waits until it is
@@ -8,15 +8,7 @@ import type { TestStack } from './stack.ts';
  * flight and how the child ended. The dead attempt's lease is `leaseS` seconds.
  */
 export async function killIngestMidCopy(stack: TestStack, key: string, etag: string, leaseS = 6) {
-  const env = {
-    JWT_SECRET: 'x',
-    DATABASE_URL: stack.databaseUrl,
-    MINIO_ENDPOINT: stack.config.s3.endpoint,
-    MINIO_ACCESS_KEY: stack.config.s3.accessKey as string,
-    MINIO_SECRET_KEY: stack.config.s3.secretKey as string,
-    MINIO_BUCKET: stack.bucket,
-    SLUICE_LEASE_S: String(leaseS),
-  };
+  const env = { ...stackEnv(stack), SLUICE_LEASE_S: String(leaseS) };
   const child = spawn(
     process.execPath,
     [

@@ -26,6 +26,21 @@ export interface TestStack {
 }
 
 /**
+ * The settings (environment strings) that reach this stack's database and bucket: for a child process
+ * or a second set of services with some settings changed.
+ */
+export function stackEnv(stack: TestStack): Record<string, string> {
+  return {
+    JWT_SECRET: 'x',
+    DATABASE_URL: stack.databaseUrl,
+    MINIO_ENDPOINT: stack.config.s3.endpoint,
+    MINIO_ACCESS_KEY: stack.config.s3.accessKey as string,
+    MINIO_SECRET_KEY: stack.config.s3.secretKey as string,
+    MINIO_BUCKET: stack.bucket,
+  };
+}
+
+/**
  * Gives a test file its own database (migrated) and its own bucket on the run's shared Postgres and S3
  * servers, plus services configured for them. `env` adds or overrides settings (as environment strings).
  */

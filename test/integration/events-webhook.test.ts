@@ -247,3 +247,102 @@ describe('GET /api/v1/ingests', () => {
     expect(((await bad.json()) as { message: string }).message).toContain('status');
   });
 });
+
+describe('re-upload after a delete (issue 19, item 8)', () => {
+  it('the same content uploaded again after a delete is ingested again, not failed on the catalog key', async () => {
+    const key = 'uploads/amick/again.h5';
+    const file = smallFile('again.h5', [1, 2, 3]);
+    const etag = await putObject(stack, key, file);
+    expect(
+      (await json(await postEvent(app, minioBody(stack.bucket, key, etag)))).results[0],
+    ).toMatchObject({ status: 'done' });
+    const dropping = createEventsApp(
+      createServices(
+        { ...stack.config, events: { ...stack.config.events, dropOnDelete: true } },
+        { log: silentLogger, db: stack.services.db, s3: stack.services.s3 },
+      ),
+    );
+    await postEvent(dropping, minioBody(stack.bucket, key, '', 's3:ObjectRemoved:Delete'));
+    // Identical bytes give the identical ETag: the same job is claimed again.
+    expect(await putObject(stack, key, file)).toBe(etag);
+    const again = await json(await postEvent(app, minioBody(stack.bucket, key, etag)));
+    expect(again.results[0]).toMatchObject({ status: 'done', tables: ['job_again'] });
+    const job = (
+      await db.query(`SELECT id, status, attempts, error FROM ingest_jobs WHERE key = $1`, [key])
+    ).rows;
+    expect(job).toHaveLength(1);
+    expect(job[0]).toMatchObject({ status: 'done', attempts: 2, error: null });
+    const catalog = await db.query(
+      `SELECT table_name, rows FROM ingest_catalog WHERE job_id = $1`,
+      [job[0].id],
+    );
+    expect(catalog.rows).toEqual([{ table_name: 'job_again', rows: 3 }]);
+    expect((await db.query('SELECT count(*)::int AS n FROM job_again')).rows[0].n).toBe(3);
+  });
+});
+
+describe('webhook bounds (issue 19, item 14)', () => {
+  it('caps the records one delivery ingests; redeliveries finish the rest without repeating work', async () => {
+    const capped = createEventsApp(
+      createServices(
+        { ...stack.config, events: { ...stack.config.events, maxEventsPerDelivery: 2 } },
+        { log: silentLogger, db: stack.services.db, s3: stack.services.s3 },
+      ),
+    );
+    const file = smallFile('capped.h5', [7]);
+    const records = [];
+    for (let i = 0; i < 5; i++) {
+      const key = `uploads/amick/capped-${i}.h5`;
+      records.push(...minioBody(stack.bucket, key, await putObject(stack, key, file)).Records);
+    }
+    const body = { Records: records };
+    const first = await postEvent(capped, body);
+    expect(first.status).toBe(503);
+    expect(first.headers.get('retry-after')).toBe('1');
+    const err = (await first.json()) as { code: string; details: { remaining: number } };
+    expect(err.code).toBe('DELIVERY_CAPPED');
+    expect(err.details.remaining).toBe(3);
+    const jobs = async () =>
+      (
+        await db.query(
+          `SELECT key, status, attempts FROM ingest_jobs WHERE key LIKE 'uploads/amick/capped-%' ORDER BY key`,
+        )
+      ).rows;
+    expect(await jobs()).toHaveLength(2);
+    // The sender redelivers the whole body: the first two are duplicates, two more are ingested.
+    expect((await postEvent(capped, body)).status).toBe(503);
+    const last = await postEvent(capped, body);
+    expect(last.status).toBe(200);
+    const done = (await last.json()) as Body;
+    expect(done.results.map((r) => r.status)).toEqual([
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'done',
+    ]);
+    const all = await jobs();
+    expect(all).toHaveLength(5);
+    expect(all.every((j) => j.status === 'done' && j.attempts === 1)).toBe(true);
+  });
+
+  it('refuses keys with .. and other non-canonical segments as ignored, with the reason, never claimed', async () => {
+    const hostile = [
+      ['uploads/alice/../../etc/passwd.h5', "'..' segment"],
+      ['uploads/alice/./x.h5', "'.' segment"],
+      ['uploads/alice//x.h5', 'empty segment'],
+      ['uploads/alice\\..\\x.h5', 'backslash'],
+      ['uploads/alice/\u0001x.h5', 'control character'],
+    ] as const;
+    for (const [key, why] of hostile) {
+      const res = await json(await postEvent(app, minioBody(stack.bucket, key, 'abc')));
+      expect(res.results[0]).toMatchObject({ status: 'ignored' });
+      expect(res.results[0]?.reason).toContain(why);
+    }
+    const claimed = await db.query(
+      `SELECT count(*)::int AS n FROM ingest_jobs WHERE key = ANY($1::text[])`,
+      [hostile.map(([k]) => k)],
+    );
+    expect(claimed.rows[0].n).toBe(0);
+  });
+});

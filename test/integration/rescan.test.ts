@@ -5,6 +5,7 @@ import { createEventsApp } from '../../functions/events/app.ts';
 import { createRescanApp } from '../../functions/rescan/app.ts';
 import { createIngestPort } from '../../functions/rescan/ingest-port.ts';
 import { type RescanResult, runRescan } from '../../functions/rescan/rescan-service.ts';
+import { jobsRepository } from '../../shared/ingest/jobs-repository.ts';
 import { minioBody, postEvent, putObject } from '../helpers/events.ts';
 import { runPython } from '../helpers/h5py.ts';
 import { killIngestMidCopy } from '../helpers/kill-mid-copy.ts';
@@ -277,5 +278,52 @@ describe('POST /rescan', () => {
     expect(msg).toContain('maxSeconds');
     const runs = await app.request('/api/v1/rescans?limit=3', { headers: auth });
     expect(((await runs.json()) as { runs: unknown[] }).runs).toHaveLength(3);
+  });
+});
+
+describe('outcomes that are not done or failed (issue 19, item 9)', () => {
+  it('keeps listing a shard when an ingest answers in_progress: 6 objects, page size 2, all listed', async () => {
+    const prefix = 'race9/';
+    const keys = [];
+    for (let i = 0; i < 6; i++) {
+      const key = `${prefix}o${i}.h5`;
+      await putObject(stack, key, files[i] as string);
+      keys.push(key);
+    }
+    const port = createIngestPort(stack.services);
+    const raced = keys[1] as string;
+    const outcomes: string[] = [];
+    const result = await runRescan(
+      {
+        pool: stack.services.db,
+        s3: stack.services.s3.internal,
+        bucket: stack.bucket,
+        basePrefix: prefix,
+        suffixes: stack.config.events.suffixes,
+        ingest: {
+          ...port,
+          ingest: async (bucket, o) => {
+            // A webhook delivery of this object claims it between the rescan's diff and its ingest.
+            if (o.key === raced)
+              await jobsRepository(stack.services.db).claim(
+                { bucket, key: o.key, etag: o.etag },
+                'webhook-delivery',
+                60,
+              );
+            const r = await port.ingest(bucket, o);
+            outcomes.push(`${o.key}:${r.status}`);
+            return r;
+          },
+        },
+        log: stack.services.log,
+        pageSize: 2,
+      },
+      {},
+    );
+    expect(outcomes).toContain(`${raced}:in_progress`);
+    expect(result.status).toBe('completed');
+    expect(result.run).toMatchObject({ listed: 6, missing: 6, ingested: 5 });
+    const jobs = await jobsFor(prefix);
+    expect(jobs.map((j) => j.status)).toEqual(['done', 'running', 'done', 'done', 'done', 'done']);
   });
 });

@@ -65,4 +65,41 @@ describe('local S3 -> MinIO-style webhook relay', () => {
     server.close();
     expect(received).toEqual(['sluice/one.h5', 'sluice/two.h5']);
   });
+
+  it('a delivery that never answers is cut off and retried later, without holding up the next events', async () => {
+    const received: string[] = [];
+    let stuckTries = 0;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        const key = (JSON.parse(body) as { Key: string }).Key;
+        // The stuck object hangs its first two deliveries (an ingest that never ends), then succeeds.
+        if (key === 'sluice/stuck.h5' && stuckTries++ < 2) return;
+        received.push(key);
+        res.writeHead(200).end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const relay = createWebhookRelay({
+      url: `http://127.0.0.1:${port}/minio-event`,
+      timeoutMs: 300,
+      baseDelayMs: 100,
+    });
+    relay.push(record('stuck.h5'));
+    relay.push(record('next-1.h5'));
+    relay.push(record('next-2.h5'));
+    const t0 = Date.now();
+    while (relay.pending() > 0 && Date.now() - t0 < 10_000)
+      await new Promise((r) => setTimeout(r, 20));
+    relay.stop();
+    server.closeAllConnections();
+    server.close();
+    expect(stuckTries).toBe(3);
+    // The later events went first; the stuck one arrived once it answered.
+    expect(received).toEqual(['sluice/next-1.h5', 'sluice/next-2.h5', 'sluice/stuck.h5']);
+  });
 });
