@@ -5,6 +5,7 @@ import {
   looksLikeBucketToken,
   verifyBucketToken,
 } from '../../shared/auth/bucket-token.ts';
+import { homePrefix } from '../../shared/auth/home.ts';
 import { bearer, isAdmin } from '../../shared/auth/jwt.ts';
 import { ERRORS } from '../../shared/errors.ts';
 import type { AppEnv } from '../../shared/http/app-kit.ts';
@@ -57,7 +58,7 @@ async function resolveScope(
   } else {
     const p = await services.verifyToken(token);
     expMs = p.claims.exp ? p.claims.exp * 1000 : Date.now() + 60_000;
-    const home = `${s3.prefix}${p.sub}/`;
+    const home = homePrefix(s3.prefix, p.sub);
     scope = {
       sub: p.sub,
       admin: isAdmin(p),
