@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { homePrefix, userFolder } from '../../shared/auth/home.ts';
 import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
 import { withTransaction } from '../../shared/db/transaction.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
@@ -98,8 +99,8 @@ async function resolveSource(
   // The user directory a non-admin's reference must stay inside after following symlinks.
   let confineTo: string | undefined;
   if (input.storage_backend) {
-    const userDir = input.user_subdir ?? who.sub;
-    if (!admin && userDir !== who.sub)
+    const userDir = input.user_subdir ?? userFolder(who.sub);
+    if (!admin && userDir !== userFolder(who.sub))
       throw fieldError(
         403,
         'FORBIDDEN',
@@ -141,12 +142,12 @@ async function resolveSource(
         field,
         'is outside every configured storage backend',
       );
-    if (!admin && !found.relativePath.startsWith(`${who.sub}/`)) {
+    if (!admin && !found.relativePath.startsWith(homePrefix('', who.sub))) {
       throw fieldError(
         403,
         'FORBIDDEN',
         field,
-        `is outside your directory '${who.sub}' in backend '${found.backend}'`,
+        `is outside your directory '${userFolder(who.sub)}' in backend '${found.backend}'`,
       );
     }
     file = found.path;

@@ -1,3 +1,4 @@
+import { homePrefix } from '../../shared/auth/home.ts';
 import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
 import { requireStaticToken } from '../../shared/auth/static-token.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
@@ -111,7 +112,7 @@ export function eventsRoutes(services: Services): AppRouter {
 
   /** Users see jobs under their own folder; admins see all. */
   const scope = (p: Principal) =>
-    isAdmin(p) ? undefined : `${services.config.s3.prefix}${p.sub}/`;
+    isAdmin(p) ? undefined : homePrefix(services.config.s3.prefix, p.sub);
 
   router.openapi(
     createRoute({

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { userFolder } from '../../shared/auth/home.ts';
 import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
 import { withTransaction } from '../../shared/db/transaction.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
@@ -63,8 +64,8 @@ async function liveBackends(services: Services): Promise<Set<string>> {
 
 export const jobService = {
   async create(services: Services, who: Principal, input: CreateJob): Promise<Job> {
-    const userSubdir = input.user_subdir ?? who.sub;
-    if (!isAdmin(who) && userSubdir !== who.sub)
+    const userSubdir = input.user_subdir ?? userFolder(who.sub);
+    if (!isAdmin(who) && userSubdir !== userFolder(who.sub))
       throw new AppError(
         403,
         'FORBIDDEN',

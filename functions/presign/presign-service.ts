@@ -5,14 +5,13 @@ import { loadS3Sdk } from '../../shared/object-store/s3-sdk.ts';
 import { importExternal } from '../../shared/runtime/import-external.ts';
 import type { Services } from '../../shared/services.ts';
 import { splitRelative } from '../../shared/storage/relative-path.ts';
-import { checkKey, requireOp, uploadKey } from './object-keys.ts';
+import { expiry, MAX_OBJECT, type UploadRequest } from './core.ts';
+import { checkKey, requireOp } from './object-keys.ts';
 
 const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
 const MAX_PART = 5 * 1024 * MiB;
 const MAX_PARTS = 10_000;
-/** S3's largest object. */
-export const MAX_OBJECT = 5 * 1024 * 1024 * MiB;
 
 /** Part size: the configured size, grown until the part count fits 10,000, within S3's 5 MiB..5 GiB. */
 export function planParts(
@@ -28,73 +27,34 @@ export function planParts(
   return { partSize, partCount: Math.max(1, Math.ceil(size / partSize)) };
 }
 
-/**
- * When a URL signed at `signedAt` stops working. SigV4 counts the lifetime from X-Amz-Date, which has
- * whole seconds, so the fraction of the signing second is not part of it. Kept for the current second:
- * a busy function answers many requests within one.
- */
-let lastExpiry = { second: Number.NaN, ttlS: Number.NaN, iso: '' };
-function expiry(signedAt: Date, ttlS: number): string {
-  const second = Math.floor(signedAt.getTime() / 1000);
-  if (second !== lastExpiry.second || ttlS !== lastExpiry.ttlS)
-    lastExpiry = { second, ttlS, iso: new Date((second + ttlS) * 1000).toISOString() };
-  return lastExpiry.iso;
-}
-const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
-
 export const presignService = {
-  /** A single presigned PUT, a presigned POST with a size range, or a multipart plan. */
-  async createUpload(
-    services: Services,
-    scope: AccessScope,
-    body: {
-      name: string;
-      size: number;
-      contentType?: string;
-      sha256?: string;
-      enforceSize?: boolean;
-    },
-  ) {
-    requireOp(scope, 'write');
-    const key = uploadKey(scope, body.name);
-    const { presign, config } = { presign: presignerFor(services), config: services.config };
-    const ttlS = config.presign.ttlS;
-    if (body.size <= config.presign.singlePutMaxBytes) {
-      if (body.enforceSize) {
-        // Loaded on first use: few uploads ask for a size-enforcing POST policy.
-        const { createPresignedPost } = await importExternal<
-          typeof import('@aws-sdk/s3-presigned-post')
-        >('@aws-sdk/s3-presigned-post');
-        const post = await createPresignedPost(await services.s3.signer.client(), {
-          Bucket: scope.bucket,
-          Key: key,
-          Conditions: [['content-length-range', body.size, body.size]],
-          Fields: body.contentType ? { 'Content-Type': body.contentType } : {},
-          Expires: ttlS,
-        });
-        return {
-          method: 'POST' as const,
-          url: post.url,
-          fields: post.fields,
-          key,
-          expiresAt: expiry(new Date(), ttlS),
-        };
-      }
-      const headers: Record<string, string> = {};
-      if (body.sha256) headers['x-amz-checksum-sha256'] = hexToBase64(body.sha256);
-      const now = new Date();
-      const url = presign.presign({
-        method: 'PUT',
-        bucket: scope.bucket,
-        key,
-        expiresIn: ttlS,
-        headers,
-        now,
-      });
-      if (body.contentType) headers['content-type'] = body.contentType;
-      return { method: 'PUT' as const, url, headers, key, expiresAt: expiry(now, ttlS) };
-    }
-    const { partSize, partCount } = planParts(body.size, config.presign.partBytes);
+  /** A presigned POST whose policy pins the size (the core signs plain PUTs itself). */
+  async postUpload(services: Services, scope: AccessScope, key: string, body: UploadRequest) {
+    const ttlS = services.config.presign.ttlS;
+    // Loaded on first use: few uploads ask for a size-enforcing POST policy.
+    const { createPresignedPost } = await importExternal<
+      typeof import('@aws-sdk/s3-presigned-post')
+    >('@aws-sdk/s3-presigned-post');
+    const post = await createPresignedPost(await services.s3.signer.client(), {
+      Bucket: scope.bucket,
+      Key: key,
+      Conditions: [['content-length-range', body.size, body.size]],
+      Fields: body.contentType ? { 'Content-Type': body.contentType } : {},
+      Expires: ttlS,
+    });
+    return {
+      method: 'POST' as const,
+      url: post.url,
+      fields: post.fields,
+      key,
+      expiresAt: expiry(new Date(), ttlS),
+    };
+  },
+
+  /** A multipart plan for an upload above the single-PUT limit, recorded for resuming. */
+  async planMultipart(services: Services, scope: AccessScope, key: string, body: UploadRequest) {
+    const ttlS = services.config.presign.ttlS;
+    const { partSize, partCount } = planParts(body.size, services.config.presign.partBytes);
     const { CreateMultipartUploadCommand } = await loadS3Sdk();
     const created = await services.s3.admin.send(
       new CreateMultipartUploadCommand({
@@ -327,27 +287,6 @@ export const presignService = {
       [uploadId],
     );
     return { uploadId, key, status: 'aborted' as const, storeAborted };
-  },
-
-  /** A presigned GET, optionally asking the server to send a download file name. */
-  download(services: Services, scope: AccessScope, key: string, filename?: string) {
-    requireOp(scope, 'read');
-    checkKey(scope, key);
-    const ttlS = services.config.presign.ttlS;
-    const query: Record<string, string> = {};
-    if (filename)
-      query['response-content-disposition'] =
-        `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"`;
-    const now = new Date();
-    const url = presignerFor(services).presign({
-      method: 'GET',
-      bucket: scope.bucket,
-      key,
-      expiresIn: ttlS,
-      query,
-      now,
-    });
-    return { key, url, expiresAt: expiry(now, ttlS), expiresIn: ttlS };
   },
 
   /** The caller's objects (or a sub-prefix of them), one page of up to 1,000. */

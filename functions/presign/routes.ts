@@ -1,23 +1,12 @@
-import { ALL_OPS, mintBucketToken } from '../../shared/auth/bucket-token.ts';
-import { ERRORS } from '../../shared/errors.ts';
 import { answer, createRoute, json, ok } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
+import { presignerFor } from '../../shared/object-store/presign-urls.ts';
 import type { Services } from '../../shared/services.ts';
-import { splitRelative } from '../../shared/storage/relative-path.ts';
 import * as z from '../../shared/validation/zod.ts';
-import { requireAccess } from './access.ts';
 import { authService } from './auth-service.ts';
-import { MAX_OBJECT, presignService } from './presign-service.ts';
+import { type PresignCoreDeps, presignCore } from './core.ts';
+import { presignService } from './presign-service.ts';
 
-const uploadBody = z.strictObject({
-  name: z.string().check(z.minLength(1), z.maxLength(1024), z.meta({ example: 'run1/data.h5' })),
-  size: z.number().check(z.int(), z.minimum(0), z.maximum(MAX_OBJECT)),
-  contentType: z.optional(z.string().check(z.maxLength(255))),
-  sha256: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/i, 'hex SHA-256'))),
-  enforceSize: z
-    .optional(z.boolean())
-    .check(z.meta({ description: 'Presigned POST with content-length-range' })),
-});
 // Shared where routes take the same field: every schema built here is cold-start time.
 const text1024 = z.string().check(z.minLength(1), z.maxLength(1024));
 const partKey = z.string().check(z.minLength(1));
@@ -34,6 +23,19 @@ const username = z
   .check(z.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, . _ -'));
 
 const newPassword = z.string().check(z.minLength(8), z.maxLength(1024));
+
+/** The core's dependencies from the Node services: counted presigner, stateful upload plans. */
+function coreDeps(services: Services): PresignCoreDeps {
+  return {
+    settings: services.config,
+    verifyToken: services.verifyToken,
+    presigner: () => presignerFor(services),
+    stateful: {
+      post: (scope, key, body) => presignService.postUpload(services, scope, key, body),
+      multipart: (scope, key, body) => presignService.planMultipart(services, scope, key, body),
+    },
+  };
+}
 
 /** Presign function: login, bucket tokens, uploads (single and multipart), downloads, listing. */
 export function presignRoutes(services: Services): AppRouter {
@@ -129,75 +131,10 @@ export function presignRoutes(services: Services): AppRouter {
       ),
   );
 
-  // --- everything below accepts a user JWT or a bucket token (`/x/*` also matches `/x`) ---
-  for (const path of [
-    '/api/v1/bucket-token',
-    '/api/v1/uploads/*',
-    '/api/v1/downloads',
-    '/api/v1/objects',
-    '/storage/*',
-  ]) {
-    r.use(path, requireAccess());
-  }
+  // --- signing routes and the token rule shared with the Workers runtime ---
+  r.route('/', presignCore(coreDeps(services)));
 
-  r.openapi(
-    createRoute({
-      method: 'post',
-      path: '/api/v1/bucket-token',
-      summary: 'A short-lived token scoped to one bucket, one key prefix and some operations',
-      request: {
-        body: json(
-          z.strictObject({
-            prefix: z
-              .optional(z.string().check(z.maxLength(1024)))
-              .check(z.meta({ description: 'Below your folder (admins: any)' })),
-            ops: z._default(z.array(z.enum(['read', 'write', 'list'])).check(z.minLength(1)), [
-              ...ALL_OPS,
-            ]),
-            ttlMin: z.optional(z.number().check(z.int(), z.minimum(1))),
-          }),
-        ),
-      },
-      responses: ok('The token and its scope'),
-    }),
-    async (c) => {
-      const scope = c.get('scope');
-      if (scope.via !== 'user') throw ERRORS.forbidden('Bucket tokens cannot mint bucket tokens');
-      const body = c.req.valid('json');
-      const { auth, s3 } = services.config;
-      let prefix = scope.home;
-      if (body.prefix) {
-        const rel = body.prefix.replace(/\/$/, '');
-        splitRelative(rel, 'prefix');
-        prefix = scope.admin ? `${s3.prefix}${rel}/` : `${scope.home}${rel}/`;
-      }
-      if (!prefix.startsWith(scope.prefix))
-        throw ERRORS.forbidden(`prefix '${prefix}' is outside your prefix`);
-      const ttlMin = Math.min(body.ttlMin ?? auth.bucketTokenTtlMin, auth.bucketTokenTtlMin);
-      if (!auth.bucketTokenSecret) throw ERRORS.unavailable('Bucket tokens are not configured');
-      const { token, expiresAt } = await mintBucketToken(
-        auth.bucketTokenSecret,
-        { sub: scope.sub, bucket: scope.bucket, prefix, ops: body.ops },
-        ttlMin * 60,
-      );
-      return c.json(
-        { token, bucket: scope.bucket, prefix, ops: body.ops, expiresAt: expiresAt.toISOString() },
-        200,
-      );
-    },
-  );
-
-  r.openapi(
-    createRoute({
-      method: 'post',
-      path: '/api/v1/uploads',
-      summary: 'Presigned PUT (or POST) up to the single-PUT limit; a multipart plan above it',
-      request: { body: json(uploadBody) },
-      responses: ok('Upload instructions'),
-    }),
-    async (c) =>
-      c.json(await presignService.createUpload(services, c.get('scope'), c.req.valid('json')), 200),
-  );
+  // --- multipart bookkeeping and listings (Postgres and the object store's API) ---
   r.openapi(
     createRoute({
       method: 'post',
@@ -341,24 +278,6 @@ export function presignRoutes(services: Services): AppRouter {
   r.openapi(
     createRoute({
       method: 'get',
-      path: '/api/v1/downloads',
-      summary: 'Presigned GET URL',
-      request: {
-        query: z.extend(keyQuery, {
-          filename: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
-        }),
-      },
-      responses: ok('URL and its real expiry'),
-    }),
-    async (c) => {
-      const q = c.req.valid('query');
-      const d = presignService.download(services, c.get('scope'), q.key, q.filename);
-      return c.json({ url: d.url, key: d.key, expiresAt: d.expiresAt }, 200);
-    },
-  );
-  r.openapi(
-    createRoute({
-      method: 'get',
       path: '/api/v1/objects',
       summary: "The caller's objects, paged",
       request: {
@@ -379,52 +298,7 @@ export function presignRoutes(services: Services): AppRouter {
     },
   );
 
-  // --- compatibility routes of the original service (same behaviour, real expiry reported) ---
-  const objectName = z.object({ object_name: text1024 });
-  r.openapi(
-    createRoute({
-      method: 'post',
-      path: '/storage/presign/upload',
-      summary: 'Compatibility: presigned PUT for object_name in your folder',
-      request: { query: objectName },
-      responses: ok('URL'),
-    }),
-    async (c) => {
-      const name = c.req.valid('query').object_name;
-      const up = await presignService.createUpload(services, c.get('scope'), { name, size: 0 });
-      if (up.method !== 'PUT') throw ERRORS.badRequest('unexpected upload plan');
-      return c.json(
-        {
-          url: up.url,
-          object_name: up.key,
-          expires_in: services.config.presign.ttlS,
-          expiresAt: up.expiresAt,
-        },
-        200,
-      );
-    },
-  );
-  r.openapi(
-    createRoute({
-      method: 'get',
-      path: '/storage/presign/download',
-      summary: 'Compatibility: presigned GET for object_name in your folder',
-      request: { query: objectName },
-      responses: ok('URL'),
-    }),
-    async (c) => {
-      const scope = c.get('scope');
-      const name = c.req.valid('query').object_name;
-      const key = name.startsWith(scope.prefix)
-        ? name
-        : `${scope.home}${splitRelative(name, 'object_name').join('/')}`;
-      const d = presignService.download(services, scope, key);
-      return c.json(
-        { url: d.url, object_name: d.key, expires_in: d.expiresIn, expiresAt: d.expiresAt },
-        200,
-      );
-    },
-  );
+  // --- compatibility listing of the original service ---
   r.openapi(
     createRoute({
       method: 'get',

@@ -144,7 +144,7 @@ if (config.rescan.intervalS > 0) {
 const devToken = await mintAccessToken(config.auth, {
   sub: 'dev',
   roles: ['admin'],
-  ttlS: 30 * 86400,
+  ttlS: config.auth.maxTokenTtlS,
 });
 const stack = {
   api,

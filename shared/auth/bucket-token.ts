@@ -50,6 +50,7 @@ export async function verifyBucketToken(secret: string, token: string): Promise<
     const { payload } = await jwtVerify(token, enc.encode(secret), {
       algorithms: ['HS256'],
       clockTolerance: 5,
+      requiredClaims: ['exp'],
     });
     const ops = Array.isArray(payload.ops)
       ? payload.ops.filter((o): o is BucketOp => ALL_OPS.includes(o as BucketOp))

@@ -5,7 +5,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import type { Config } from '../config/load.ts';
+import type { AuthSettings } from '../config/settings.ts';
 import { AppError, ERRORS } from '../errors.ts';
 
 /** Who is calling: a user from a JWT. Bucket tokens (presign) add their own scope on top. */
@@ -37,6 +37,8 @@ export function authError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof joseErrors.JWTExpired) return ERRORS.unauthorized('expired', 'Token expired');
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'exp' && err.reason === 'missing')
+      return ERRORS.unauthorized('bad_claims', "Token has no 'exp': tokens must expire");
     if (err.claim === 'nbf') return ERRORS.unauthorized('not_yet_valid', 'Token not yet valid');
     return ERRORS.unauthorized('bad_claims', `Token claim '${err.claim}' is invalid`);
   }
@@ -61,11 +63,27 @@ export function bearer(header: string | undefined | null): string {
   return m[1];
 }
 
+/** The JSON of a JWT's protected header (throws SyntaxError when it is not one). */
+function jwtHeader(token: string): { alg?: string } {
+  const part = (token.split('.')[0] ?? '').replace(/-/g, '+').replace(/_/g, '/');
+  let raw: string;
+  try {
+    raw = atob(part);
+  } catch {
+    throw new SyntaxError('header is not base64url');
+  }
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(raw, (ch) => ch.charCodeAt(0))));
+}
+
 /**
  * Verifies user access tokens: HS256 with `JWT_SECRET`, or RS256/ES256 against `SLUICE_JWKS_URL`.
- * Algorithms are pinned, so `alg: none` and algorithm confusion are refused by construction.
+ * Algorithms are pinned, so `alg: none` and algorithm confusion are refused by construction. Every
+ * token must carry `exp`, and its lifetime may not exceed `maxTokenTtlS` (`SLUICE_JWT_MAX_TTL_S`).
+ * Node-free: the presign core runs it in workerd too.
  */
-export function createTokenVerifier(auth: Config['auth']) {
+export function createTokenVerifier(
+  auth: Pick<AuthSettings, 'jwtSecret' | 'jwksUrl' | 'issuer' | 'audience' | 'maxTokenTtlS'>,
+) {
   const jwks = auth.jwksUrl
     ? createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: 30_000 })
     : undefined;
@@ -83,7 +101,13 @@ export function createTokenVerifier(auth: Config['auth']) {
           ['verify'],
         ))
     : undefined;
-  const claimChecks = { issuer: auth.issuer, audience: auth.audience, clockTolerance: 5 };
+  const claimChecks = {
+    issuer: auth.issuer,
+    audience: auth.audience,
+    clockTolerance: 5,
+    requiredClaims: ['exp'],
+  };
+  const maxTtlS = auth.maxTokenTtlS;
   // Tokens already verified, until they expire: clients send the same token with every request, and a
   // signature check is a thread-pool round trip. Bounded; cleared when full.
   const verified = new Map<string, Principal>();
@@ -92,7 +116,7 @@ export function createTokenVerifier(auth: Config['auth']) {
     const known = verified.get(token);
     if (known) {
       const exp = known.claims.exp;
-      if (exp === undefined || exp * 1000 > Date.now() - 5000) return known;
+      if (exp !== undefined && exp * 1000 > Date.now() - 5000) return known;
       verified.delete(token);
     }
     const principal = await verifyUncached(token);
@@ -104,9 +128,7 @@ export function createTokenVerifier(auth: Config['auth']) {
   async function verifyUncached(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
-      const header = JSON.parse(
-        Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8'),
-      ) as { alg?: string };
+      const header = jwtHeader(token);
       if (header.alg?.startsWith('HS')) {
         if (!secret)
           throw ERRORS.unauthorized('unsupported_algorithm', 'HS256 tokens are not accepted here');
@@ -130,6 +152,16 @@ export function createTokenVerifier(auth: Config['auth']) {
     if (payload.typ !== undefined && payload.typ !== 'access') {
       throw ERRORS.unauthorized('wrong_token_type', 'Not an access token');
     }
+    // `exp` is present (requiredClaims); a token minted to live longer than allowed is refused
+    // outright, and one without `iat` may not reach further ahead than the maximum either.
+    const exp = payload.exp as number;
+    const nowS = Date.now() / 1000;
+    const from = typeof payload.iat === 'number' ? Math.min(payload.iat, nowS) : nowS;
+    if (exp - from > maxTtlS + 5)
+      throw ERRORS.unauthorized(
+        'bad_claims',
+        `Token lifetime exceeds the maximum of ${maxTtlS} s (SLUICE_JWT_MAX_TTL_S)`,
+      );
     if (typeof payload.sub !== 'string' || payload.sub === '')
       throw ERRORS.unauthorized('bad_claims', "Token has no 'sub'");
     const roles = Array.isArray(payload.roles)
@@ -143,7 +175,7 @@ export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
 /** Mints an HS256 access token (local stack dev token, CLI `sluice token`, tests). */
 export async function mintAccessToken(
-  auth: Pick<Config['auth'], 'jwtSecret' | 'issuer' | 'audience'>,
+  auth: Pick<AuthSettings, 'jwtSecret' | 'issuer' | 'audience'>,
   opts: { sub: string; roles?: string[]; ttlS?: number; extra?: Record<string, unknown> },
 ): Promise<string> {
   if (!auth.jwtSecret) throw new Error('JWT_SECRET is required to mint tokens');

@@ -3,6 +3,18 @@ import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import * as z from '../validation/zod.ts';
 import { type Env, envSchema } from './schema.ts';
+import {
+  type AuthSettings,
+  ConfigError,
+  endpointUrl,
+  formatIssues,
+  type PresignLimits,
+  parseEnv,
+  presignSettingsOf,
+  type S3Settings,
+} from './settings.ts';
+
+export { ConfigError, endpointUrl };
 
 /** A storage backend as configured: a mounted filesystem (`local`/`nfs`) or a bucket prefix (`s3`). */
 export interface BackendConfig {
@@ -25,27 +37,8 @@ export interface Config {
   port: number;
   function: Env['SLUICE_FUNCTION'];
   log: { level: Env['LOG_LEVEL']; file?: string };
-  auth: {
-    jwtSecret?: string;
-    jwksUrl?: string;
-    issuer?: string;
-    audience?: string;
-    accessTtlS: number;
-    bucketTokenSecret?: string;
-    bucketTokenTtlMin: number;
-  };
-  s3: {
-    endpoint: string;
-    publicEndpoint: string;
-    adminEndpoint: string;
-    accessKey?: string;
-    secretKey?: string;
-    bucket: string;
-    prefix: string;
-    region: string;
-    connectTimeoutMs: number;
-    requestTimeoutMs: number;
-  };
+  auth: AuthSettings;
+  s3: S3Settings;
   database: {
     url: string;
     poolMax: number;
@@ -58,7 +51,7 @@ export interface Config {
   /** How long a backend's probed health is reused, seconds. */
   storageHealthTtlS: number;
   viewer: { autoloadMaxBytes: number; disableAutoload: boolean };
-  presign: { singlePutMaxBytes: number; ttlS: number; partBytes: number };
+  presign: PresignLimits;
   events: {
     webhookToken?: string;
     suffixes: string[];
@@ -77,11 +70,8 @@ export interface Config {
   workers: { ttlS: number };
   /** SIGTERM drain: in-flight requests, then shutdown, each bounded by this. */
   drainTimeoutMs: number;
-}
-
-/** Raised when settings are missing or malformed; the message names every bad variable. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+  /** Bearer token Prometheus sends to scrape `/metrics`; unset = `/metrics` refuses every scrape. */
+  metrics: { token?: string };
 }
 
 // Built on first use: most deployments set no SLUICE_CONFIG, and every schema built at module load is
@@ -108,21 +98,6 @@ const buildTomlSchema = () =>
   });
 type TomlConfig = z.infer<ReturnType<typeof buildTomlSchema>>;
 let tomlSchema: ReturnType<typeof buildTomlSchema> | undefined;
-
-/** Turns `host:port` or a URL into a URL string, honouring `MINIO_SECURE` for the bare form. */
-export function endpointUrl(value: string, secure: boolean): string {
-  const withScheme = /^https?:\/\//i.test(value)
-    ? value
-    : `${secure ? 'https' : 'http'}://${value}`;
-  const url = new URL(withScheme);
-  return url.origin;
-}
-
-function formatIssues(issues: z.core.$ZodIssue[], where: string): string {
-  return issues
-    .map((i) => `${where}${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}
 
 function databaseUrl(env: Env): string {
   if (env.DATABASE_URL) return env.DATABASE_URL;
@@ -212,17 +187,9 @@ function withFileSecrets(
 
 /** Parses settings from an environment-like record. Pure: no caching, no reads besides `SLUICE_CONFIG`. */
 export function parseConfig(raw: Record<string, string | undefined>): Config {
-  const source = withFileSecrets(raw);
-  // Parsed once per process: zod's compiled fast path would cost more to build than it saves.
-  const parsed = envSchema.safeParse(source, { jitless: true });
-  if (!parsed.success)
-    throw new ConfigError(`Invalid configuration: ${formatIssues(parsed.error.issues, '')}`);
-  const env = parsed.data;
-  if (!env.JWT_SECRET && !env.SLUICE_JWKS_URL) {
-    throw new ConfigError('Invalid configuration: JWT_SECRET: required (or set SLUICE_JWKS_URL)');
-  }
+  const env = parseEnv(withFileSecrets(raw));
   const toml = env.SLUICE_CONFIG ? readToml(env.SLUICE_CONFIG) : {};
-  const endpoint = endpointUrl(env.MINIO_ENDPOINT ?? '127.0.0.1:9000', env.MINIO_SECURE);
+  const { auth, s3, presign } = presignSettingsOf(env);
   const suffixes = env.SLUICE_INGEST_SUFFIXES.split(',')
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
@@ -230,31 +197,8 @@ export function parseConfig(raw: Record<string, string | undefined>): Config {
     port: env.PORT,
     function: env.SLUICE_FUNCTION,
     log: { level: env.LOG_LEVEL, file: env.LOG_FILE_PATH },
-    auth: {
-      jwtSecret: env.JWT_SECRET,
-      jwksUrl: env.SLUICE_JWKS_URL,
-      issuer: env.SLUICE_JWT_ISSUER,
-      audience: env.SLUICE_JWT_AUDIENCE,
-      accessTtlS: env.SLUICE_ACCESS_TTL_S,
-      bucketTokenSecret: env.BUCKET_TOKEN_SECRET ?? env.JWT_SECRET,
-      bucketTokenTtlMin: env.BUCKET_TOKEN_TTL_MIN,
-    },
-    s3: {
-      endpoint,
-      publicEndpoint: env.MINIO_PUBLIC_ENDPOINT
-        ? endpointUrl(env.MINIO_PUBLIC_ENDPOINT, env.MINIO_SECURE)
-        : endpoint,
-      adminEndpoint: env.MINIO_ADMIN_ENDPOINT
-        ? endpointUrl(env.MINIO_ADMIN_ENDPOINT, env.MINIO_SECURE)
-        : endpoint,
-      accessKey: env.MINIO_ACCESS_KEY,
-      secretKey: env.MINIO_SECRET_KEY,
-      bucket: env.MINIO_BUCKET,
-      prefix: env.MINIO_OBJECT_PREFIX,
-      region: env.SLUICE_S3_REGION,
-      connectTimeoutMs: env.SLUICE_S3_CONNECT_TIMEOUT_S * 1000,
-      requestTimeoutMs: env.SLUICE_S3_REQUEST_TIMEOUT_S * 1000,
-    },
+    auth,
+    s3,
     database: {
       url: databaseUrl(env),
       poolMax: env.SLUICE_PG_POOL_MAX,
@@ -270,11 +214,7 @@ export function parseConfig(raw: Record<string, string | undefined>): Config {
         env.AIMINO_AUTLOAD_MAX_BYTES ?? env.AIMINO_AUTOLOAD_MAX_BYTES ?? 500_000_000,
       disableAutoload: env.AIMINO_DISABLE_AUTOLOAD,
     },
-    presign: {
-      singlePutMaxBytes: env.SLUICE_SINGLE_PUT_MAX_BYTES,
-      ttlS: env.SLUICE_PRESIGN_TTL_S,
-      partBytes: env.SLUICE_MULTIPART_PART_BYTES,
-    },
+    presign,
     events: {
       webhookToken: env.SLUICE_WEBHOOK_TOKEN,
       suffixes,
@@ -289,6 +229,7 @@ export function parseConfig(raw: Record<string, string | undefined>): Config {
     local: { events: env.SLUICE_LOCAL_EVENTS },
     workers: { ttlS: env.SLUICE_WORKER_TTL_S },
     drainTimeoutMs: env.SLUICE_DRAIN_TIMEOUT_S * 1000,
+    metrics: { token: env.SLUICE_METRICS_TOKEN },
   };
 }
 

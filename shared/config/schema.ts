@@ -65,6 +65,11 @@ export const envSchema = z.object({
   SLUICE_JWT_AUDIENCE: optionalText,
   /** Lifetime of access tokens minted by `/auth/login` and `/auth/refresh`, seconds. */
   SLUICE_ACCESS_TTL_S: z._default(int(1), 600),
+  /**
+   * Longest lifetime of a user access token that is accepted, seconds (default one day). Tokens must
+   * carry `exp`; one whose `exp` lies further than this after its `iat` (or after now) is refused.
+   */
+  SLUICE_JWT_MAX_TTL_S: z._default(int(1), 86_400),
   /** Secret for bucket tokens; falls back to `JWT_SECRET`. */
   BUCKET_TOKEN_SECRET: optionalText,
   /** Lifetime of bucket tokens, minutes. */
@@ -145,6 +150,8 @@ export const envSchema = z.object({
   SLUICE_PRESIGN_TTL_S: z._default(int(1), 1800),
   /** Bearer token MinIO sends with webhook events (`auth_token`). */
   SLUICE_WEBHOOK_TOKEN: optionalText,
+  /** Bearer token Prometheus must send to scrape `/metrics` (unset: `/metrics` answers 401 to all). */
+  SLUICE_METRICS_TOKEN: optionalText,
   /** Bearer token protecting `POST /rescan`. */
   SLUICE_RESCAN_TOKEN: optionalText,
   /** Object suffixes that are ingested. */

@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { AccessScope } from '../auth/access-scope.ts';
 import { bearer, isAdmin, type Principal } from '../auth/jwt.ts';
+import { requireStaticToken } from '../auth/static-token.ts';
 import { AppError, ERRORS, mapInfrastructureError, reasonPhrase } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { httpDuration, metricsRegistry } from '../metrics/registry.ts';
@@ -206,7 +207,11 @@ export function createFunctionApp(
       ),
     );
   });
-  app.get('/metrics', async (c) => {
+  // Route names, counts and latencies are not for everyone: Prometheus sends SLUICE_METRICS_TOKEN.
+  const scrapeToken = requireStaticToken(() => services.config.metrics.token, {
+    name: 'SLUICE_METRICS_TOKEN',
+  });
+  app.get('/metrics', scrapeToken, async (c) => {
     const { registry, jobsByStatus, poolConnections } = await metricsRegistry();
     const pool = services.dbIfCreated;
     if (pool) {

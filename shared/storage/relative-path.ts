@@ -4,11 +4,16 @@ import { ERRORS } from '../errors.ts';
 
 const utf8 = new TextEncoder();
 const ASCII = /^[\x20-\x7e]*$/;
+// Format characters (U+202E RIGHT-TO-LEFT OVERRIDE, zero-width spaces and joiners, U+FEFF, ...) are
+// invisible or reorder what is shown, so `a\u202Eh5.exe` displays as another name: refused like controls.
+const FORMAT_CHAR = /\p{Cf}/u;
+const C1_CONTROL = /[\x80-\x9f]/;
 
 /**
  * Splits a relative reference into validated segments. Refuses everything that could name a place
  * other than "below the base": absolute paths, drive letters, `..`/`.` segments, NUL and control
- * characters, backslashes, empty segments (`a//b`, trailing `/`) and over-long names.
+ * characters (C0 and C1), Unicode format characters (category Cf: bidirectional overrides, zero-width
+ * characters), backslashes, empty segments (`a//b`, trailing `/`) and over-long names.
  * Percent-encoded text is NOT decoded: `%2e%2e` is a literal (odd, but harmless) file name.
  */
 export function splitRelative(rel: string, field = 'path'): string[] {
@@ -20,8 +25,18 @@ export function splitRelative(rel: string, field = 'path'): string[] {
   if (rel.includes('\\')) throw ERRORS.invalidPath(`${field} contains a backslash`);
   if (rel.startsWith('/') || /^[a-zA-Z]:/.test(rel))
     throw ERRORS.invalidPath(`${field} must be relative`);
-  // Plain ASCII (the common case) is already in NFC and one byte per character.
+  // Plain ASCII (the common case) is already in NFC, one byte per character and free of Cf characters.
   const ascii = ASCII.test(rel);
+  if (!ascii) {
+    if (C1_CONTROL.test(rel)) throw ERRORS.invalidPath(`${field} contains control characters`);
+    const cf = FORMAT_CHAR.exec(rel);
+    if (cf) {
+      const code = (cf[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+      throw ERRORS.invalidPath(
+        `${field} contains an invisible Unicode format character (U+${code}), which can disguise a name`,
+      );
+    }
+  }
   const segments = (ascii ? rel : rel.normalize('NFC')).split('/');
   for (const s of segments) {
     if (s === '') throw ERRORS.invalidPath(`${field} has an empty segment`);

@@ -65,6 +65,7 @@ export async function createTestStack(env: Record<string, string> = {}): Promise
     AIMINO_DATA_ROOT: path.join(tmp, 'data'),
     SLUICE_WEBHOOK_TOKEN: 'test-webhook-token',
     SLUICE_RESCAN_TOKEN: 'test-rescan-token',
+    SLUICE_METRICS_TOKEN: 'test-metrics-token',
     LOG_LEVEL: 'silent',
     ...env,
   });

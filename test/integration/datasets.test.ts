@@ -589,6 +589,34 @@ describe('hostile input gets a specific 4xx and leaves no manifest', () => {
     expect((await call('POST', '/api/v1/datasets/register', admin, body)).status).toBe(201);
   });
 
+  it("a sub with a '/' is its own encoded folder, not a folder inside another user's (issue 19.4)", async () => {
+    const intruder = await stack.token('amick/run1');
+    // Logical form: the default user directory is 'amick%2Frun1', which does not exist.
+    const logicalTry = await call('POST', '/api/v1/datasets/register', intruder, {
+      dataset_id: 'intruder-a',
+      storage_backend: 'vast',
+      image: 'openslide_boxes.tiff',
+      h5ad: 'anndata_v0.7.8_adata.h5ad',
+    });
+    expect(logicalTry.status).toBe(404);
+    expect(logicalTry.body.message).toContain('amick%2Frun1');
+    // Naming amick's directory explicitly is someone else's directory.
+    const named = await call('POST', '/api/v1/datasets/register', intruder, {
+      ...logical(),
+      dataset_id: 'intruder-b',
+      user_subdir: 'amick',
+    });
+    expect(named.status).toBe(403);
+    // Server-path form: amick/run1/... is not below 'amick%2Frun1/'.
+    const serverPath = await call('POST', '/api/v1/datasets/register', intruder, {
+      dataset_id: 'intruder-c',
+      image_path: path.join(vast, 'amick/run1/openslide_boxes.tiff'),
+      h5ad_path: path.join(vast, 'amick/run1/anndata_v0.7.8_adata.h5ad'),
+    });
+    expect(serverPath.status).toBe(403);
+    expect(serverPath.body.message).toContain("outside your directory 'amick%2Frun1'");
+  });
+
   it('answers a 200 MB JSON body with 413 without reading it all', async () => {
     const huge = Buffer.alloc(200 * 1024 * 1024, 0x20);
     const res = await app.request('/api/v1/datasets/register', {

@@ -326,6 +326,7 @@ describe('built bundles', () => {
       MINIO_SECRET_KEY: stack.config.s3.secretKey ?? '',
       MINIO_BUCKET: stack.bucket,
       SLUICE_WEBHOOK_TOKEN: 'bundle-webhook-token',
+      SLUICE_METRICS_TOKEN: 'bundle-metrics-token',
       AIMINO_DATA_ROOT: path.join(stack.tmp, 'data'),
       LOG_LEVEL: 'silent',
     };
@@ -383,7 +384,11 @@ describe('built bundles', () => {
       expect(list.status).toBe(200);
       expect(JSON.stringify(await list.json())).toContain('alice/listed.txt');
       // The SDK came from dist/s3-sdk.cjs; prom-client loads on this first scrape.
-      const metrics = await (await fetch(`${presign}/metrics`)).text();
+      const metrics = await (
+        await fetch(`${presign}/metrics`, {
+          headers: { authorization: 'Bearer bundle-metrics-token' },
+        })
+      ).text();
       expect(metrics).toMatch(
         /sluice_http_request_duration_seconds_count\{[^}]*route="\/api\/v1\/uploads",status="200"\} 1/,
       );

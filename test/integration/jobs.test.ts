@@ -328,6 +328,27 @@ describe('graceful shutdown', () => {
 
 describe('hostile input', () => {
   it('refuses traversal, absolute paths, unknown backends, other users and non-workers', async () => {
+    // A sub with path syntax is its own encoded directory, never amick's (issue 19.4).
+    const sneaky = await stack.token('x/../amick');
+    const own = await submit(
+      { storage_backend: 'vast', input_file: 'in/data.txt', output_dir: 'o' },
+      sneaky,
+    );
+    expect(own.status, JSON.stringify(own.body)).toBe(404);
+    expect(own.body.message).toContain('x%2F..%2Famick');
+    expect(
+      (
+        await submit(
+          {
+            storage_backend: 'vast',
+            user_subdir: 'amick',
+            input_file: 'in/data.txt',
+            output_dir: 'o',
+          },
+          sneaky,
+        )
+      ).status,
+    ).toBe(403);
     expect(
       (
         await submit({

@@ -445,6 +445,55 @@ describe('hostile input gets the right 4xx', () => {
   });
 });
 
+describe('hostile subs and names stay in their own folder', () => {
+  it('a sub with path syntax gets one encoded folder and cannot write into bob/ (issue 19.4)', async () => {
+    const bobKey = 'uploads/bob/secret.h5';
+    await stack.services.s3.internal.send(
+      new PutObjectCommand({ Bucket: stack.bucket, Key: bobKey, Body: 'bob-original' }),
+    );
+    const cases: [string, string][] = [
+      ['bob/x', 'uploads/bob%2Fx/secret.h5'],
+      ['../bob', 'uploads/..%2Fbob/secret.h5'],
+      ['x/../bob', 'uploads/x%2F..%2Fbob/secret.h5'],
+      ['..', 'uploads/%2E%2E/secret.h5'],
+      ['auth0|5f2a', 'uploads/auth0%7C5f2a/secret.h5'],
+      ['ana.lopez@lab.org', 'uploads/ana.lopez@lab.org/secret.h5'],
+    ];
+    for (const [sub, key] of cases) {
+      const token = await stack.token(sub);
+      const up = await call('POST', '/api/v1/uploads', token, { name: 'secret.h5', size: 5 });
+      expect(up.status, sub).toBe(200);
+      expect(up.body.key, sub).toBe(key);
+      // The URL really writes that key (and nothing of bob's), and the same user reads it back.
+      const put = await fetch(up.body.url, { method: 'PUT', body: 'owned' });
+      expect(put.status, sub).toBe(200);
+      const down = await call('GET', `/api/v1/downloads?key=${encodeURIComponent(key)}`, token);
+      expect(down.status, sub).toBe(200);
+      expect(await (await fetch(down.body.url)).text()).toBe('owned');
+      // ...while bob's folder stays out of reach.
+      const steal = await call('GET', `/api/v1/downloads?key=${encodeURIComponent(bobKey)}`, token);
+      expect(steal.status, sub).toBe(403);
+    }
+    const bob = await stack.services.s3.internal.send(
+      new GetObjectCommand({ Bucket: stack.bucket, Key: bobKey }),
+    );
+    expect(await bob.Body?.transformToString()).toBe('bob-original');
+  });
+
+  it('refuses names with Unicode format characters, naming the character (issue 19.12)', async () => {
+    const r = await call('POST', '/api/v1/uploads', amick, { name: 'run/a\u202Eb.h5', size: 1 });
+    expect(r.status).toBe(400);
+    expect(r.body.code).toBe('INVALID_PATH');
+    expect(r.body.message).toContain('U+202E');
+    const d = await call(
+      'GET',
+      `/api/v1/downloads?key=${encodeURIComponent('uploads/amick/\u200Bx')}`,
+      amick,
+    );
+    expect(d.status).toBe(400);
+  });
+});
+
 describe('local accounts', () => {
   it('admins create users; users log in, refresh (rotating) and log out', async () => {
     expect(

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, endpointUrl, parseConfig } from '../../shared/config/load.ts';
+import { parsePresignSettings } from '../../shared/config/settings.ts';
 
 const base = { JWT_SECRET: 'x' };
 
@@ -119,5 +120,29 @@ describe('config', () => {
     expect(() =>
       parseConfig({ JWT_SECRET: 'x', MINIO_SECRET_KEY_FILE: path.join(dir, 'missing') }),
     ).toThrow(/MINIO_SECRET_KEY_FILE: cannot read/);
+  });
+});
+
+describe('the presign settings both runtimes use', () => {
+  it('are the Node Config sections, parsed by the same schema, for every endpoint form', () => {
+    for (const extra of [
+      { MINIO_PUBLIC_ENDPOINT: 'https://s3.lab.example.org/minio/' },
+      { MINIO_PUBLIC_ENDPOINT: 's3.lab.example.org:9000' },
+      { MINIO_PUBLIC_ENDPOINT: 's3.lab.example.org:9000', MINIO_SECURE: 'yes' },
+      { SLUICE_JWT_ISSUER: 'https://idp', SLUICE_JWT_AUDIENCE: 'sluice', BUCKET_TOKEN_SECRET: 'b' },
+    ]) {
+      const env = { JWT_SECRET: 's', ...extra };
+      const full = parseConfig(env);
+      expect(parsePresignSettings(env)).toEqual({
+        auth: full.auth,
+        s3: full.s3,
+        presign: full.presign,
+      });
+    }
+    expect(parsePresignSettings({ JWT_SECRET: 's' }).auth.maxTokenTtlS).toBe(86_400);
+    expect(() => parsePresignSettings({ JWT_SECRET: 's', SLUICE_JWT_MAX_TTL_S: '0' })).toThrow(
+      /SLUICE_JWT_MAX_TTL_S/,
+    );
+    expect(() => parsePresignSettings({})).toThrow(/JWT_SECRET: required/);
   });
 });

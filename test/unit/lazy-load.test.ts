@@ -17,6 +17,7 @@ describe('the AWS SDK, prom-client and the Postgres pool load on first use', () 
       MINIO_SECRET_KEY: 'b',
       MINIO_ENDPOINT: 'http://127.0.0.1:9',
       DATABASE_URL: 'postgres://sluice@127.0.0.1:9/sluice',
+      SLUICE_METRICS_TOKEN: 'unit-scrape',
     });
     const services = createServices(config, { log: silentLogger });
     const app = createPresignApp(services);
@@ -40,7 +41,9 @@ describe('the AWS SDK, prom-client and the Postgres pool load on first use', () 
     expect(services.dbIfCreated).toBeUndefined();
 
     // The first scrape loads prom-client and shows what was recorded before it.
-    const metrics = await (await app.request('/metrics')).text();
+    const metrics = await (
+      await app.request('/metrics', { headers: { authorization: 'Bearer unit-scrape' } })
+    ).text();
     expect(metricsRegistryLoaded()).toBe(true);
     expect(metrics).toContain('sluice_presigns_total{method="PUT"} 1');
     expect(metrics).toContain('sluice_presigns_total{method="GET"} 1');

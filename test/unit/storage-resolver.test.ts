@@ -133,7 +133,6 @@ const harmlessLookalikes: string[] = [
   'run1/..data',
   'run1/data..',
   '..hidden',
-  '\u202e..',
   'ｃ:x',
 ];
 
@@ -166,6 +165,8 @@ describe('StorageResolver security', () => {
       expect(r.kind).toBe('fs');
       if (r.kind === 'fs') expect(isWithin(path.join(base, 'amick'), r.path)).toBe(true);
     }
+    // A bidirectional override is not harmless: it disguises the name, so it is refused (issue 19.12).
+    await expect(resolver.resolve('vast', 'amick', '\u202e..')).rejects.toThrow('U+202E');
   });
 
   it('gives the specific messages from the design', async () => {
