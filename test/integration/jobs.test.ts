@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobsApp } from '../../functions/jobs/app.ts';
@@ -178,7 +178,7 @@ describe('routing by storage capability', () => {
     ).toBe('placed by the client');
   });
 
-  it('runs a job whose backend no live worker has in transfer mode; outputs land in the object store', async () => {
+  it('runs a job whose backend no live worker has in transfer mode; outputs reach its output_dir and staging is removed', async () => {
     const g = await submit({
       storage_backend: 'gdrive',
       input_file: 'in/g.txt',
@@ -200,11 +200,16 @@ describe('routing by storage capability', () => {
     await b.run();
     const done = await job(g.body.job_id);
     expect(done).toMatchObject({ status: 'done', mode: 'transfer', workerId: 'worker-b' });
-    expect(done.outputPath).toBe(`s3://${stack.bucket}/_jobs/${g.body.job_id}/output/`);
-    const out = await stack.services.s3.internal.send(
-      new GetObjectCommand({ Bucket: stack.bucket, Key: `_jobs/${g.body.job_id}/output/g.txt` }),
+    // Delivered where the owner reads it: the job's output_dir on its own backend.
+    expect(done.outputPath).toBe('gdrive:amick/out/g');
+    expect(await readFile(phys('gdrive/amick/out/g/g.txt'), 'utf8')).toBe(
+      'only the API can read this',
     );
-    expect(await out.Body?.transformToString()).toBe('only the API can read this');
+    // The staging folder (input and outputs) is gone.
+    const left = await stack.services.s3.internal.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: `_jobs/${g.body.job_id}/` }),
+    );
+    expect(left.KeyCount ?? 0).toBe(0);
   });
 
   it('fails a job whose backend is missing everywhere and cannot be staged, naming the backend', async () => {
@@ -314,7 +319,11 @@ describe('graceful shutdown', () => {
       'graceful',
       `[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n`,
     );
-    const child = spawnWorker(workerToml, 'graceful', 'sleep 1.5 && cp {input} {output_dir}/');
+    const child = spawnWorker(
+      workerToml,
+      'graceful',
+      `sh -c 'sleep 1.5 && cp "$SLUICE_INPUT" "$SLUICE_OUTPUT_DIR"/'`,
+    );
     const t0 = Date.now();
     while (Date.now() - t0 < 30_000 && (await job(t.body.job_id)).status !== 'running')
       await new Promise((r) => setTimeout(r, 50));
