@@ -95,8 +95,11 @@ export interface CommandValues {
 export function commandArgv(t: CommandTemplate, v: CommandValues): string[] {
   for (const p of [v.input, v.outputDir])
     if (!path.isAbsolute(p)) throw new Error(`job path '${p}' is not absolute`);
+  // One pass: a path that itself contains `{output_dir}` is data, not a placeholder.
   return t.words.map((w) =>
-    w.replaceAll('{input}', v.input).replaceAll('{output_dir}', v.outputDir),
+    w.replace(/\{(input|output_dir)\}/g, (_m, p: string) =>
+      p === 'input' ? v.input : v.outputDir,
+    ),
   );
 }
 
