@@ -287,7 +287,9 @@ export const jobService = {
     );
     const job = res.rows[0];
     if (job) return job;
-    await this.get(services, who, id); // 404 when the caller may not see the job at all
+    // Callers are workers (or admins): telling them the job exists but is not theirs is no leak.
+    const exists = await services.db.query('SELECT 1 FROM jobs WHERE id = $1', [id]);
+    if ((exists.rowCount ?? 0) === 0) throw ERRORS.notFound('job', String(id));
     throw ERRORS.conflict(`Job ${id} is not running on worker '${workerId}'`);
   },
 

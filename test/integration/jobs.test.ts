@@ -3,17 +3,16 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJobsApp } from '../../functions/jobs/app.ts';
 import { createWorker } from '../../infra/worker/agent.ts';
 import { parseConfig } from '../../shared/config/load.ts';
-import { type NodeServer, serveNode } from '../../shared/http/serve-node.ts';
-import { createTestStack, type TestStack } from '../helpers/stack.ts';
+import { type JobsApi, startJobsApi } from '../helpers/jobs-api.ts';
+import type { TestStack } from '../helpers/stack.ts';
 
 let root: string;
 let stack: TestStack;
-let server: NodeServer;
+let jobsApi: JobsApi;
 let api: string;
 let db: pg.Client;
 let amick: string;
@@ -51,38 +50,20 @@ beforeAll(async () => {
     'api',
     `[storage.vast]\ntype = "nfs"\nbase_path = "${path.join(root, 'Volumes', 'vast')}"\n[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n[storage.gdrive]\ntype = "local"\nbase_path = "${phys('gdrive')}"\n`,
   );
-  stack = await createTestStack({ SLUICE_CONFIG: apiToml, SLUICE_LEASE_S: '2' });
-  server = await serveNode(createJobsApp(stack.services), { port: 0, hostname: '127.0.0.1' });
-  api = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
-  db = new pg.Client({ connectionString: stack.databaseUrl });
-  await db.connect();
-  amick = await stack.token('amick');
-  admin = await stack.token('root', ['admin']);
-  workerToken = await stack.token('worker-bot', ['worker']);
+  jobsApi = await startJobsApi({ SLUICE_CONFIG: apiToml, SLUICE_LEASE_S: '2' });
+  ({ stack, api, db, amick, admin, workerToken } = jobsApi);
 }, 60_000);
 afterAll(async () => {
-  await db.end();
-  await server.close(1000);
-  await stack.close();
+  await jobsApi.close();
   await rm(root, { recursive: true, force: true });
 });
 
-const call = async (method: string, url: string, token: string, body?: unknown) => {
-  const res = await fetch(`${api}${url}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-};
+const call = (method: string, url: string, token: string | undefined, body?: unknown) =>
+  jobsApi.call(method, url, token, body);
 const submit = (body: Record<string, unknown>, token = amick) =>
   call('POST', '/api/v1/jobs', token, { kind: 'copy', ...body });
-const job = async (id: number) => (await call('GET', `/api/v1/jobs/${id}`, admin)).body;
-const announce = (id: string, backends: string[]) =>
-  call('POST', '/api/v1/workers/announce', workerToken, {
-    worker_id: id,
-    capabilities: { storage_backends: backends },
-  });
+const job = (id: number) => jobsApi.job(id);
+const announce = (id: string, backends: string[]) => jobsApi.announce(id, backends);
 
 /** `sluice worker` as its own process, polling fast. */
 const spawnWorker = (
