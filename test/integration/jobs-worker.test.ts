@@ -378,7 +378,8 @@ describe('worker credentials', () => {
     const short = await mintAccessToken(stack.config.auth, {
       sub: 'worker-bot',
       roles: ['worker'],
-      ttlS: 2,
+      // Long enough for the CLI to start and run one job on a loaded machine; then it expires.
+      ttlS: 12,
     });
     const child = spawn(
       process.execPath,
@@ -406,7 +407,7 @@ describe('worker credentials', () => {
     });
     const code = await Promise.race([
       new Promise<number | null>((r) => child.once('exit', r)),
-      new Promise<string>((r) => setTimeout(() => r('still running after 30 s'), 30_000)),
+      new Promise<string>((r) => setTimeout(() => r('still running after 45 s'), 45_000)),
     ]);
     if (typeof code === 'string') child.kill('SIGKILL');
     expect(code, out).toBe(3);
@@ -416,7 +417,7 @@ describe('worker credentials', () => {
     });
     expect(out.match(/cannot authenticate/g), out).toHaveLength(1);
     expect(out).toMatch(/Token expired/);
-  }, 40_000);
+  }, 60_000);
 });
 
 describe('transfer-mode staging is never ingested', () => {
