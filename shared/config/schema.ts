@@ -139,11 +139,6 @@ export const envSchema = z.object({
   SLUICE_LOCAL_EVENTS: z._default(flag, true),
   /** Seconds after which a silent worker is considered gone. */
   SLUICE_WORKER_TTL_S: z._default(int(1), 60),
-  /**
-   * `sluice worker` only: the worker credential (`sluice worker-credential add`) the agent exchanges
-   * for access tokens of `SLUICE_ACCESS_TTL_S` and renews; takes precedence over `SLUICE_TOKEN`.
-   */
-  SLUICE_WORKER_CREDENTIAL: optionalText,
 });
 
 export type Env = z.infer<typeof envSchema>;
