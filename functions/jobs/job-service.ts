@@ -123,6 +123,16 @@ export const jobService = {
     return res.rows[0] as Job;
   },
 
+  /** A note for the submitter when no live worker runs this kind (the job waits, it is not lost). */
+  async kindWarning(services: Services, kind: string): Promise<string | undefined> {
+    const res = await services.db.query(
+      `SELECT 1 FROM workers w WHERE ${servesKind('$1')} AND w.last_seen > now() - make_interval(secs => $2) LIMIT 1`,
+      [kind, services.config.workers.ttlS],
+    );
+    if ((res.rowCount ?? 0) > 0) return undefined;
+    return `No live worker runs kind '${kind}'; the job waits until one announces it`;
+  },
+
   async get(services: Services, who: Principal, id: number): Promise<Job> {
     const res = await services.db.query<Job>(`SELECT ${cols} FROM jobs WHERE id = $1`, [id]);
     const job = res.rows[0];

@@ -37,7 +37,11 @@ export function jobsRoutes(services: Services): AppRouter {
     }),
     async (c) => {
       const job = await jobService.create(services, c.get('principal'), c.req.valid('json'));
-      return c.json({ job_id: job.id, status: job.status, job }, 201);
+      const warning = await jobService.kindWarning(services, job.kind);
+      return c.json(
+        { job_id: job.id, status: job.status, job, ...(warning ? { warning } : {}) },
+        201,
+      );
     },
   );
   r.openapi(

@@ -254,7 +254,12 @@ describe('capabilities: a worker claims only kinds it runs', () => {
     await clearQueue();
     await writeFile(phys('scratch/amick/in/k.txt'), 'kinds');
     await writeFile(phys('gdrive/amick/in/k.txt'), 'kinds on gdrive');
+    // Workers of earlier tests (some run every kind) are gone by now.
+    await db.query(`UPDATE workers SET last_seen = now() - interval '1 hour'`);
     const train = await submit({ kind: 'train', input_file: 'in/k.txt', output_dir: 'out/k' });
+    expect(train.body.warning).toBe(
+      "No live worker runs kind 'train'; the job waits until one announces it",
+    );
     // No worker has gdrive: a copy-only worker must not take this in transfer mode either.
     const trainFar = await submit({
       kind: 'train',
@@ -277,6 +282,13 @@ describe('capabilities: a worker claims only kinds it runs', () => {
     await plain.run();
     expect(await job(copy.body.job_id)).toMatchObject({ status: 'done', workerId: 'plain-box' });
     expect((await claim('plain-box')).body.job).toBeNull();
+    // A copy-only worker is live now: a new train job is still told nobody runs it.
+    expect(
+      (await submit({ kind: 'train', input_file: 'in/k.txt', output_dir: 'out/k2' })).body.warning,
+    ).toMatch(/No live worker runs kind 'train'/);
+    expect((await submit({ input_file: 'in/k.txt', output_dir: 'out/k3' })).body.warning).toBe(
+      undefined,
+    );
     expect(await job(train.body.job_id)).toMatchObject({ status: 'queued', attempts: 0 });
     expect(await job(trainFar.body.job_id)).toMatchObject({ status: 'queued', attempts: 0 });
     const workers = (await call('GET', '/api/v1/workers', admin)).body.workers as {
