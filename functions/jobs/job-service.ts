@@ -267,9 +267,12 @@ export const jobService = {
            WHERE id = $1 AND status = 'queued' RETURNING ${cols}`,
           [job.id, mode, workerId, transfer ? JSON.stringify(transfer) : null, leaseS],
         );
-        return { job: res.rows[0] as Job };
+        // A job staged for an earlier transfer-mode attempt and now run directly: its staging goes.
+        return { job: res.rows[0] as Job, restaged: mode === 'direct' && job.transfer !== null };
       });
       if ('retry' in picked) continue;
+      if (picked.job && 'restaged' in picked && picked.restaged)
+        await removeStaging(services, picked.job.id).catch(() => {});
       return picked.job;
     }
     return null;

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventsApp } from '../../functions/events/app.ts';
@@ -433,6 +434,28 @@ describe('worker credentials', () => {
 });
 
 describe('transfer-mode staging is never ingested', () => {
+  it('a transfer job requeued and then run directly leaves no staging behind', async () => {
+    await clearQueue();
+    await db.query(`UPDATE workers SET last_seen = now() - interval '1 hour'`);
+    await writeFile(phys('gdrive/amick/in/st.txt'), 'staged once');
+    const id = (
+      await submit({ storage_backend: 'gdrive', input_file: 'in/st.txt', output_dir: 'out/st' })
+    ).body.job_id;
+    await announce('far-box', ['scratch']);
+    expect((await claim('far-box')).body.job).toMatchObject({ id, mode: 'transfer' });
+    const staged = () =>
+      stack.services.s3.internal
+        .send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: `_jobs/${id}/` }))
+        .then((r) => r.KeyCount ?? 0);
+    expect(await staged()).toBe(1);
+    await db.query(`UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [
+      id,
+    ]);
+    await announce('near-box', ['gdrive']);
+    expect((await claim('near-box')).body.job).toMatchObject({ id, mode: 'direct', attempts: 2 });
+    expect(await staged()).toBe(0);
+  });
+
   it('the webhook ignores staging keys and the rescan skips them', async () => {
     const events = createEventsApp(stack.services);
     const etag = await putObject(stack, '_jobs/999/input/data.h5', new Uint8Array([1, 2, 3]));
