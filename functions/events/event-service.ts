@@ -9,6 +9,7 @@ import { jobsRepository } from '../../shared/ingest/jobs-repository.ts';
 import type { ObjectEvent } from '../../shared/ingest/normalise-event.ts';
 import { ingestOutcomes } from '../../shared/metrics/registry.ts';
 import type { Services } from '../../shared/services.ts';
+import { isJobStagingKey } from '../../shared/storage/job-staging.ts';
 
 /** What the webhook answers for one object event. */
 export interface EventResult {
@@ -71,6 +72,7 @@ export function filterReason(services: Services, e: ObjectEvent): string | undef
   const { s3, events } = services.config;
   if (e.bucket !== s3.bucket) return `bucket '${e.bucket}' is not '${s3.bucket}'`;
   if (!e.key.startsWith(s3.prefix)) return `key is outside prefix '${s3.prefix}'`;
+  if (isJobStagingKey(s3.prefix, e.key)) return 'job staging object (not ingested)';
   if (e.type === 'created' && !events.suffixes.some((s) => e.key.toLowerCase().endsWith(s))) {
     return `suffix not in ${events.suffixes.join(',')}`;
   }

@@ -8,7 +8,9 @@ import { AppError, ERRORS } from '../../shared/errors.ts';
 import { presignerFor } from '../../shared/object-store/presign-urls.ts';
 import { loadS3Sdk } from '../../shared/object-store/s3-sdk.ts';
 import type { Services } from '../../shared/services.ts';
+import { jobStagingPrefix } from '../../shared/storage/job-staging.ts';
 import { splitRelative } from '../../shared/storage/relative-path.ts';
+import { deliverOutputs, removeStaging } from './staging.ts';
 
 export interface Job {
   id: number;
@@ -43,7 +45,10 @@ export const LEGACY_BACKEND = 'default';
 
 /** Where staged inputs and transfer-mode outputs live in the bucket. */
 const stagingPrefix = (services: Services, id: number) =>
-  `${services.config.s3.prefix}_jobs/${id}/`;
+  jobStagingPrefix(services.config.s3.prefix, id);
+
+/** Kinds the worker `kinds` array accepts: a job kind, or `*` for every kind. */
+const servesKind = (kindParam: string) => `(${kindParam} = ANY(w.kinds) OR '*' = ANY(w.kinds))`;
 
 export interface CreateJob {
   kind: string;
@@ -119,6 +124,16 @@ export const jobService = {
     return res.rows[0] as Job;
   },
 
+  /** A note for the submitter when no live worker runs this kind (the job waits, it is not lost). */
+  async kindWarning(services: Services, kind: string): Promise<string | undefined> {
+    const res = await services.db.query(
+      `SELECT 1 FROM workers w WHERE ${servesKind('$1')} AND w.last_seen > now() - make_interval(secs => $2) LIMIT 1`,
+      [kind, services.config.workers.ttlS],
+    );
+    if ((res.rowCount ?? 0) > 0) return undefined;
+    return `No live worker runs kind '${kind}'; the job waits until one announces it`;
+  },
+
   async get(services: Services, who: Principal, id: number): Promise<Job> {
     const res = await services.db.query<Job>(`SELECT ${cols} FROM jobs WHERE id = $1`, [id]);
     const job = res.rows[0];
@@ -148,17 +163,24 @@ export const jobService = {
     who: Principal,
     w: {
       worker_id: string;
-      capabilities: { storage_backends: string[]; gpu?: boolean; labels?: Record<string, string> };
+      capabilities: {
+        storage_backends: string[];
+        kinds?: string[];
+        gpu?: boolean;
+        labels?: Record<string, string>;
+      };
     },
   ) {
     await services.db.query(
-      `INSERT INTO workers (worker_id, principal, storage_backends, gpu, labels, last_seen) VALUES ($1, $2, $3, $4, $5, now())
+      `INSERT INTO workers (worker_id, principal, storage_backends, kinds, gpu, labels, last_seen) VALUES ($1, $2, $3, $4, $5, $6, now())
        ON CONFLICT (worker_id) DO UPDATE SET principal = EXCLUDED.principal, storage_backends = EXCLUDED.storage_backends,
-         gpu = EXCLUDED.gpu, labels = EXCLUDED.labels, last_seen = now()`,
+         kinds = EXCLUDED.kinds, gpu = EXCLUDED.gpu, labels = EXCLUDED.labels, last_seen = now()`,
       [
         w.worker_id,
         who.sub,
         w.capabilities.storage_backends,
+        // An agent that does not say which kinds it runs is taken to run every kind (older agents).
+        w.capabilities.kinds ?? ['*'],
         w.capabilities.gpu ?? false,
         JSON.stringify(w.capabilities.labels ?? {}),
       ],
@@ -172,7 +194,7 @@ export const jobService = {
 
   async workers(services: Services) {
     const res = await services.db.query(
-      `SELECT worker_id AS "workerId", storage_backends AS "storageBackends", gpu, labels, last_seen AS "lastSeen",
+      `SELECT worker_id AS "workerId", storage_backends AS "storageBackends", kinds, gpu, labels, last_seen AS "lastSeen",
          last_seen > now() - make_interval(secs => $1) AS live FROM workers ORDER BY worker_id`,
       [services.config.workers.ttlS],
     );
@@ -180,15 +202,15 @@ export const jobService = {
   },
 
   /**
-   * At most one job for this worker, atomically: first a queued job on a backend it has; else a job whose
-   * backend no live worker has, in transfer mode (input staged to the object store, presigned URLs).
-   * Jobs whose lease expired (a dead worker) are requeued first.
+   * At most one job for this worker, atomically, and only of a kind it runs: first a queued job on a
+   * backend it has; else a job that no live worker with its kind and backend can take, in transfer mode
+   * (input staged to the object store, presigned URLs). Jobs whose lease expired are requeued first.
    */
   async claim(services: Services, who: Principal, workerId: string): Promise<Job | null> {
     const leaseS = services.config.events.leaseS;
     const worker = (
-      await services.db.query<{ storage_backends: string[]; principal: string }>(
-        'SELECT storage_backends, principal FROM workers WHERE worker_id = $1',
+      await services.db.query<{ storage_backends: string[]; kinds: string[]; principal: string }>(
+        'SELECT storage_backends, kinds, principal FROM workers WHERE worker_id = $1',
         [workerId],
       )
     ).rows[0];
@@ -204,19 +226,21 @@ export const jobService = {
     );
     for (let tries = 0; tries < 20; tries++) {
       const picked = await withTransaction(services.db, async (tx) => {
+        const anyKind = worker.kinds.includes('*');
         const direct = await tx.query<Job>(
-          `SELECT ${cols} FROM jobs WHERE status = 'queued' AND storage_backend = ANY($1) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
-          [worker.storage_backends],
+          `SELECT ${cols} FROM jobs WHERE status = 'queued' AND storage_backend = ANY($1) AND ($2 OR kind = ANY($3))
+           ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+          [worker.storage_backends, anyKind, worker.kinds],
         );
         let job = direct.rows[0];
         let mode: 'direct' | 'transfer' = 'direct';
         if (!job) {
           const orphan = await tx.query<Job>(
-            `SELECT ${cols} FROM jobs j WHERE status = 'queued' AND NOT EXISTS (
-               SELECT 1 FROM workers w WHERE j.storage_backend = ANY(w.storage_backends)
+            `SELECT ${cols} FROM jobs j WHERE status = 'queued' AND ($2 OR kind = ANY($3)) AND NOT EXISTS (
+               SELECT 1 FROM workers w WHERE j.storage_backend = ANY(w.storage_backends) AND ${servesKind('j.kind')}
                  AND w.last_seen > now() - make_interval(secs => $1))
              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
-            [services.config.workers.ttlS],
+            [services.config.workers.ttlS, anyKind, worker.kinds],
           );
           job = orphan.rows[0];
           mode = 'transfer';
@@ -227,7 +251,8 @@ export const jobService = {
           const staged = await stageInput(services, job).catch((err: Error) => err);
           if (staged instanceof Error) {
             await tx.query(
-              `UPDATE jobs SET status = 'failed', error_code = 'BACKEND_NOT_AVAILABLE', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`,
+              `UPDATE jobs SET status = 'failed', error_code = 'BACKEND_NOT_AVAILABLE', error = $2, finished_at = now(), updated_at = now()
+               WHERE id = $1 AND status = 'queued'`,
               [
                 job.id,
                 `Backend '${job.storageBackend}' is not available on any live worker and the input cannot be staged: ${staged.message}`,
@@ -240,37 +265,72 @@ export const jobService = {
         const res = await tx.query<Job>(
           `UPDATE jobs SET status = 'running', mode = $2, worker_id = $3, attempts = attempts + 1, transfer = $4,
              lease_expires_at = now() + make_interval(secs => $5), started_at = now(), updated_at = now(), error = NULL
-           WHERE id = $1 RETURNING ${cols}`,
+           WHERE id = $1 AND status = 'queued' RETURNING ${cols}`,
           [job.id, mode, workerId, transfer ? JSON.stringify(transfer) : null, leaseS],
         );
-        return { job: res.rows[0] as Job };
+        // A job staged for an earlier transfer-mode attempt and now run directly: its staging goes.
+        return { job: res.rows[0] as Job, restaged: mode === 'direct' && job.transfer !== null };
       });
       if ('retry' in picked) continue;
+      if (picked.job && 'restaged' in picked && picked.restaged)
+        await removeStaging(services, picked.job.id).catch(() => {});
       return picked.job;
     }
     return null;
   },
 
-  /** The running job held by this worker, or a 409. */
-  async held(services: Services, who: Principal, id: number, workerId: string): Promise<Job> {
-    const job = await this.get(services, who, id);
-    if (job.status !== 'running' || job.workerId !== workerId)
-      throw ERRORS.conflict(`Job ${id} is not running on worker '${workerId}'`);
-    return job;
+  /**
+   * One worker transition as ONE conditional statement on (id, worker, status = 'running'), with the
+   * caller's right to act for the worker checked in the same statement: a job requeued and claimed by
+   * another worker in between can never be changed for the wrong one. 409 when it did not apply.
+   */
+  async transition(
+    services: Services,
+    who: Principal,
+    id: number,
+    workerId: string,
+    set: string,
+    params: unknown[] = [],
+  ): Promise<Job> {
+    const res = await services.db.query<Job>(
+      `UPDATE jobs SET ${set}, updated_at = now()
+       WHERE id = $1 AND worker_id = $2 AND status = 'running'
+         AND ($3 OR EXISTS (SELECT 1 FROM workers w WHERE w.worker_id = $2 AND w.principal = $4))
+       RETURNING ${cols}`,
+      [id, workerId, isAdmin(who), who.sub, ...params],
+    );
+    const job = res.rows[0];
+    if (job) return job;
+    // Callers are workers (or admins): telling them the job exists but is not theirs is no leak.
+    const exists = await services.db.query('SELECT 1 FROM jobs WHERE id = $1', [id]);
+    if ((exists.rowCount ?? 0) === 0) throw ERRORS.notFound('job', String(id));
+    throw ERRORS.conflict(`Job ${id} is not running on worker '${workerId}'`);
+  },
+
+  /** Extends the lease of a job this worker holds (one conditional statement). */
+  extendLease(services: Services, who: Principal, id: number, workerId: string) {
+    return this.transition(
+      services,
+      who,
+      id,
+      workerId,
+      'lease_expires_at = now() + make_interval(secs => $5)',
+      [services.config.events.leaseS],
+    );
   },
 
   async heartbeat(services: Services, who: Principal, id: number, workerId: string) {
-    await this.held(services, who, id, workerId);
-    const res = await services.db.query<{ lease: Date }>(
-      `UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2), updated_at = now() WHERE id = $1 RETURNING lease_expires_at AS lease`,
-      [id, services.config.events.leaseS],
-    );
+    const job = await this.extendLease(services, who, id, workerId);
     await services.db.query('UPDATE workers SET last_seen = now() WHERE worker_id = $1', [
       workerId,
     ]);
-    return { id, leaseExpiresAt: res.rows[0]?.lease.toISOString() ?? null };
+    return { id, leaseExpiresAt: new Date(job.leaseExpiresAt as string).toISOString() };
   },
 
+  /**
+   * Marks a job done. A transfer-mode job's outputs are first delivered from the staging folder to its
+   * `output_dir` on its backend (the lease is extended for the copy); staging is removed either way.
+   */
   async complete(
     services: Services,
     who: Principal,
@@ -278,13 +338,31 @@ export const jobService = {
     workerId: string,
     outputPath: string,
   ) {
-    await this.held(services, who, id, workerId);
-    const res = await services.db.query<Job>(
-      `UPDATE jobs SET status = 'done', output_path = $2, finished_at = now(), updated_at = now(), lease_expires_at = NULL
-       WHERE id = $1 AND status = 'running' AND worker_id = $3 RETURNING ${cols}`,
-      [id, outputPath, workerId],
+    const held = await this.extendLease(services, who, id, workerId);
+    let output = outputPath;
+    if (held.mode === 'transfer') {
+      const delivered = await deliverOutputs(services, held).catch((err: Error) => err);
+      if (delivered instanceof Error)
+        return this.fail(
+          services,
+          who,
+          id,
+          workerId,
+          'OUTPUT_DELIVERY_FAILED',
+          `outputs could not be delivered to '${held.outputDir}' on backend '${held.storageBackend}': ${delivered.message}`,
+        );
+      output = delivered;
+    }
+    const job = await this.transition(
+      services,
+      who,
+      id,
+      workerId,
+      `status = 'done', output_path = $5, finished_at = now(), lease_expires_at = NULL`,
+      [output],
     );
-    return res.rows[0] as Job;
+    if (job.mode === 'transfer') await removeStaging(services, id).catch(() => {});
+    return job;
   },
 
   async fail(
@@ -295,13 +373,24 @@ export const jobService = {
     code: string,
     error: string,
   ) {
-    await this.held(services, who, id, workerId);
-    const res = await services.db.query<Job>(
-      `UPDATE jobs SET status = 'failed', error_code = $2, error = $3, finished_at = now(), updated_at = now(), lease_expires_at = NULL
-       WHERE id = $1 AND worker_id = $4 RETURNING ${cols}`,
-      [id, code, error.slice(0, 2000), workerId],
+    const job = await this.transition(
+      services,
+      who,
+      id,
+      workerId,
+      `status = 'failed', error_code = $5, error = $6, finished_at = now(), lease_expires_at = NULL`,
+      [code, error.slice(0, 2000)],
     );
-    return res.rows[0] as Job;
+    if (job.mode === 'transfer') await removeStaging(services, id).catch(() => {});
+    return job;
+  },
+
+  /** The running job held by this worker, or a 409 (a read, for requests that change no job). */
+  async held(services: Services, who: Principal, id: number, workerId: string): Promise<Job> {
+    const job = await this.get(services, who, id);
+    if (job.status !== 'running' || job.workerId !== workerId)
+      throw ERRORS.conflict(`Job ${id} is not running on worker '${workerId}'`);
+    return job;
   },
 
   /** A presigned PUT for one output file of a transfer-mode job. */

@@ -3,6 +3,7 @@ import { type AppRouter, createRouter, requireUser } from '../../shared/http/app
 import type { Services } from '../../shared/services.ts';
 import * as z from '../../shared/validation/zod.ts';
 import { jobService } from './job-service.ts';
+import { workerCredentialRoutes } from './worker-credential-routes.ts';
 
 const idParam = z.object({ id: z.coerce.number().check(z.int(), z.positive()) });
 const workerId = z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,128}$/, 'letters, digits, . _ : -'));
@@ -13,6 +14,7 @@ export function jobsRoutes(services: Services): AppRouter {
   const r = createRouter();
   r.use('/api/v1/jobs/*', requireUser());
   r.use('/api/v1/workers/*', requireUser({ role: 'worker' }));
+  r.route('/', workerCredentialRoutes(services));
 
   r.openapi(
     createRoute({
@@ -35,7 +37,11 @@ export function jobsRoutes(services: Services): AppRouter {
     }),
     async (c) => {
       const job = await jobService.create(services, c.get('principal'), c.req.valid('json'));
-      return c.json({ job_id: job.id, status: job.status, job }, 201);
+      const warning = await jobService.kindWarning(services, job.kind);
+      return c.json(
+        { job_id: job.id, status: job.status, job, ...(warning ? { warning } : {}) },
+        201,
+      );
     },
   );
   r.openapi(
@@ -140,6 +146,12 @@ export function jobsRoutes(services: Services): AppRouter {
               storage_backends: z
                 .array(z.string().check(z.minLength(1), z.maxLength(64)))
                 .check(z.maxLength(64)),
+              /** Kinds this worker runs; `*` is every kind. Omitted: every kind (older agents). */
+              kinds: z.optional(
+                z
+                  .array(z.string().check(z.regex(/^(\*|[a-z0-9_-]{1,64})$/)))
+                  .check(z.minLength(1), z.maxLength(64)),
+              ),
               gpu: z.optional(z.boolean()),
               labels: z.optional(z.record(z.string(), z.string())),
             }),

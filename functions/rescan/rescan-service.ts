@@ -2,6 +2,7 @@ import type { Db } from '../../shared/db/lazy-pool.ts';
 import type { Logger } from '../../shared/log/logger.ts';
 import { rescanObjects } from '../../shared/metrics/registry.ts';
 import { loadS3Sdk, type S3Sender } from '../../shared/object-store/s3-sdk.ts';
+import { isJobStagingKey } from '../../shared/storage/job-staging.ts';
 import { type RescanRun, rescanRepository } from './rescan-repository.ts';
 
 /** An object as the listing sees it. */
@@ -115,7 +116,8 @@ export async function runRescan(deps: RescanDeps, opts: RescanOptions = {}): Pro
     const dryRun = o.dryRun === true;
     const suffixes = d.suffixes;
     const matches = (key: string) =>
-      suffixes.length === 0 || suffixes.some((s) => key.toLowerCase().endsWith(s));
+      !isJobStagingKey(d.basePrefix, key) &&
+      (suffixes.length === 0 || suffixes.some((s) => key.toLowerCase().endsWith(s)));
 
     const saved = dryRun ? undefined : ((await repo.checkpoint(scope)) as Checkpoint | undefined);
     const estimate = await repo.lastFullPassListed(bucket, prefix);

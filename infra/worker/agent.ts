@@ -8,6 +8,14 @@ import { pipeline } from 'node:stream/promises';
 import type { Config } from '../../shared/config/load.ts';
 import { AppError } from '../../shared/errors.ts';
 import { StorageResolver } from '../../shared/storage/resolver.ts';
+import {
+  type CommandTemplate,
+  type CommandValues,
+  commandArgv,
+  commandEnv,
+  parseCommand,
+} from './command.ts';
+import { createSession, WorkerAuthError } from './session.ts';
 
 /** The job as the API hands it to a worker. */
 interface ClaimedJob {
@@ -17,18 +25,30 @@ interface ClaimedJob {
   storageBackend: string;
   inputFile: string;
   outputDir: string;
+  params: Record<string, unknown>;
   mode: 'direct' | 'transfer';
   transfer: { input: { name: string; url: string }; outputPrefix: string } | null;
 }
 
+/** Kinds a worker runs without `--exec`. */
+export const BUILT_IN_KINDS = ['copy'];
+
 export interface WorkerOptions {
   api: string;
-  token: string;
+  /** A fixed access token with the worker role (expires with the token). */
+  token?: string;
+  /** A worker credential, exchanged for access tokens and renewed (see `sluice worker-credential`). */
+  credential?: string;
   workerId: string;
   /** This machine's storage, parsed by the shared config loader (its own `[storage.*]` mounts). */
   storage: Config['storage'];
-  /** Command to run, with `{input}` and `{output_dir}` replaced; otherwise the built-in kinds. */
+  /**
+   * Command to run, split into words without a shell; `{input}` and `{output_dir}` become arguments
+   * and `SLUICE_INPUT`/`SLUICE_OUTPUT_DIR`/`SLUICE_JOB_*` are set. Otherwise the built-in kinds.
+   */
   exec?: string;
+  /** Kinds the `exec` command serves; default: every kind. Without `exec`: the built-in kinds. */
+  kinds?: string[];
   pollMs?: number;
   heartbeatMs?: number;
   log?: (line: string) => void;
@@ -41,42 +61,72 @@ export function createWorker(opts: WorkerOptions) {
   const log = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   const resolver = new StorageResolver(opts.storage, { bucket: '' });
   const backends = opts.storage.filter((b) => b.type !== 's3').map((b) => b.name);
+  // Parsed up front: a template that would hand job data to a shell stops the worker at start.
+  const template: CommandTemplate | undefined = opts.exec ? parseCommand(opts.exec) : undefined;
+  const kinds = template ? (opts.kinds?.length ? opts.kinds : ['*']) : BUILT_IN_KINDS;
+  const session = createSession({ api: opts.api, token: opts.token, credential: opts.credential });
+  const call = session.call;
   let stopping = false;
   let current: Promise<void> | undefined;
 
-  const call = async <T>(method: string, url: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${opts.api}${url}`, {
-      method,
-      headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const out = (await res.json().catch(() => ({}))) as T & { message?: string };
-    if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${out.message ?? ''}`);
-    return out;
-  };
+  const canRun = (kind: string) => kinds.includes('*') || kinds.includes(kind);
 
   /** Runs the configured command or a built-in kind; resolves with the exit status. */
-  const run = (job: ClaimedJob, input: string, outputDir: string): Promise<number> => {
-    if (!opts.exec) {
-      if (job.kind !== 'copy') return Promise.resolve(127);
+  const run = (job: ClaimedJob, values: CommandValues): Promise<number> => {
+    if (!template) {
       // Built-in `copy`: the output folder receives the input file.
-      return copyFile(input, path.join(outputDir, path.basename(input))).then(() => 0);
+      return copyFile(values.input, path.join(values.outputDir, path.basename(values.input))).then(
+        () => 0,
+      );
     }
-    const command = opts.exec
-      .replaceAll('{input}', JSON.stringify(input))
-      .replaceAll('{output_dir}', JSON.stringify(outputDir));
+    const [program, ...args] = commandArgv(template, values);
     return new Promise((resolve) => {
-      const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(program as string, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: commandEnv(process.env, values),
+        shell: false,
+      });
       child.stdout.on('data', (d: Buffer) => log(`[job ${job.id}] ${d.toString().trimEnd()}`));
       child.stderr.on('data', (d: Buffer) => log(`[job ${job.id}] ${d.toString().trimEnd()}`));
-      child.once('exit', (code) => resolve(code ?? 1));
+      child.once('error', (err) => {
+        log(`[job ${job.id}] cannot start '${program}': ${err.message}`);
+        resolve(127);
+      });
+      child.once('close', (code) => resolve(code ?? 1));
     });
   };
 
+  /** Reports a failure and records it in this worker's own log. */
+  const fail = async (job: ClaimedJob, code: string, error: string) => {
+    log(`[job ${job.id}] failed ${code}: ${error}`);
+    await call('POST', `/api/v1/jobs/${job.id}/fail`, { worker_id: opts.workerId, code, error });
+  };
+
+  /** Every file under `dir`, as paths relative to it (transfer-mode outputs keep their folders). */
+  async function filesUnder(dir: string, rel = ''): Promise<string[]> {
+    const out: string[] = [];
+    for (const e of await readdir(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) out.push(...(await filesUnder(dir, r)));
+      else if (e.isFile()) out.push(r);
+    }
+    return out;
+  }
+
   async function handle(job: ClaimedJob): Promise<void> {
+    if (!canRun(job.kind)) {
+      await fail(
+        job,
+        'KIND_NOT_SUPPORTED',
+        `kind '${job.kind}' is not supported by worker '${opts.workerId}' (it runs: ${kinds.join(', ')}); nothing was run`,
+      );
+      return;
+    }
     const beat = setInterval(() => {
       call('POST', `/api/v1/jobs/${job.id}/heartbeat`, { worker_id: opts.workerId }).catch(
-        () => {},
+        (err: Error) => {
+          if (err instanceof WorkerAuthError) log(`[job ${job.id}] heartbeat: ${err.message}`);
+        },
       );
     }, opts.heartbeatMs ?? 10_000);
     const scratch = await mkdtemp(path.join(os.tmpdir(), `sluice-job-${job.id}-`));
@@ -85,7 +135,7 @@ export function createWorker(opts: WorkerOptions) {
       let outputDir: string;
       let outputRef: string;
       if (job.mode === 'transfer' && job.transfer) {
-        input = path.join(scratch, 'input', job.transfer.input.name);
+        input = path.join(scratch, 'input', path.basename(job.transfer.input.name));
         outputDir = path.join(scratch, 'output');
         await mkdir(path.dirname(input), { recursive: true });
         await mkdir(outputDir, { recursive: true });
@@ -101,30 +151,30 @@ export function createWorker(opts: WorkerOptions) {
           input = await resolver.resolvePath(job.storageBackend, job.userSubdir, job.inputFile);
           outputDir = await resolver.resolvePath(job.storageBackend, job.userSubdir, job.outputDir);
         } catch (err) {
-          const reason = err instanceof AppError ? err.message : (err as Error).message;
-          log(`[job ${job.id}] PATH_ERROR ${reason}`);
-          await call('POST', `/api/v1/jobs/${job.id}/fail`, {
-            worker_id: opts.workerId,
-            code: 'PATH_ERROR',
-            error: reason,
-          });
+          await fail(
+            job,
+            'PATH_ERROR',
+            err instanceof AppError ? err.message : (err as Error).message,
+          );
           return;
         }
         log(`[job ${job.id}] PATH_VALIDATED ${input} -> ${outputDir}`);
         await mkdir(outputDir, { recursive: true });
         outputRef = `${job.storageBackend}:${job.userSubdir}/${job.outputDir}`;
       }
-      const code = await run(job, input, outputDir);
+      const code = await run(job, {
+        input,
+        outputDir,
+        jobId: job.id,
+        kind: job.kind,
+        params: job.params ?? {},
+      });
       if (code !== 0) {
-        await call('POST', `/api/v1/jobs/${job.id}/fail`, {
-          worker_id: opts.workerId,
-          code: 'EXIT_CODE',
-          error: `command exited with ${code}`,
-        });
+        await fail(job, 'EXIT_CODE', `command exited with ${code}`);
         return;
       }
       if (job.mode === 'transfer') {
-        for (const name of await readdir(outputDir)) {
+        for (const name of await filesUnder(outputDir)) {
           const { url } = await call<{ url: string }>('POST', `/api/v1/jobs/${job.id}/output-url`, {
             worker_id: opts.workerId,
             name,
@@ -136,17 +186,17 @@ export function createWorker(opts: WorkerOptions) {
           if (!put.ok) throw new Error(`output upload failed: ${put.status}`);
         }
       }
-      await call('POST', `/api/v1/jobs/${job.id}/complete`, {
+      const done = await call<{ outputPath?: string }>('POST', `/api/v1/jobs/${job.id}/complete`, {
         worker_id: opts.workerId,
         output_path: outputRef,
       });
-      log(`[job ${job.id}] done -> ${outputRef}`);
+      log(`[job ${job.id}] done -> ${done.outputPath ?? outputRef}`);
     } catch (err) {
-      await call('POST', `/api/v1/jobs/${job.id}/fail`, {
-        worker_id: opts.workerId,
-        code: 'WORKER_ERROR',
-        error: (err as Error).message,
-      }).catch(() => {});
+      if (err instanceof WorkerAuthError) throw err;
+      await fail(job, 'WORKER_ERROR', (err as Error).message).catch((e: Error) => {
+        if (e instanceof WorkerAuthError) throw e;
+        log(`[job ${job.id}] could not report the failure: ${e.message}`);
+      });
     } finally {
       clearInterval(beat);
       await rm(scratch, { recursive: true, force: true });
@@ -155,21 +205,27 @@ export function createWorker(opts: WorkerOptions) {
 
   return {
     backends,
-    /** Announces, then claims and runs jobs until stopped (or `maxJobs` ran). */
+    kinds,
+    /**
+     * Announces, then claims and runs jobs until stopped (or `maxJobs` ran). Rejects with a
+     * `WorkerAuthError` (logged once) when the worker can no longer authenticate.
+     */
     async run(): Promise<void> {
       let done = 0;
       while (!stopping) {
         try {
           await call('POST', '/api/v1/workers/announce', {
             worker_id: opts.workerId,
-            capabilities: { storage_backends: backends },
+            capabilities: { storage_backends: backends, kinds },
           });
           const { job } = await call<{ job: ClaimedJob | null }>(
             'POST',
             `/api/v1/workers/${encodeURIComponent(opts.workerId)}/claim`,
           );
           if (job) {
-            log(`[job ${job.id}] claimed (${job.mode}, backend ${job.storageBackend})`);
+            log(
+              `[job ${job.id}] claimed (${job.kind}, ${job.mode}, backend ${job.storageBackend})`,
+            );
             current = handle(job);
             await current;
             current = undefined;
@@ -177,6 +233,11 @@ export function createWorker(opts: WorkerOptions) {
             continue;
           }
         } catch (err) {
+          current = undefined;
+          if (err instanceof WorkerAuthError) {
+            log(`worker ${opts.workerId}: cannot authenticate, stopping: ${err.message}`);
+            throw err;
+          }
           log(`worker: ${(err as Error).message}`);
         }
         await new Promise((r) => setTimeout(r, opts.pollMs ?? 2000));
@@ -185,7 +246,7 @@ export function createWorker(opts: WorkerOptions) {
     /** Stops claiming; resolves once the job in hand (if any) has finished and been reported. */
     async stop(): Promise<void> {
       stopping = true;
-      await current;
+      await current?.catch(() => {});
     },
   };
 }

@@ -2,18 +2,17 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
-import pg from 'pg';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJobsApp } from '../../functions/jobs/app.ts';
 import { createWorker } from '../../infra/worker/agent.ts';
 import { parseConfig } from '../../shared/config/load.ts';
-import { type NodeServer, serveNode } from '../../shared/http/serve-node.ts';
-import { createTestStack, type TestStack } from '../helpers/stack.ts';
+import { type JobsApi, startJobsApi } from '../helpers/jobs-api.ts';
+import type { TestStack } from '../helpers/stack.ts';
 
 let root: string;
 let stack: TestStack;
-let server: NodeServer;
+let jobsApi: JobsApi;
 let api: string;
 let db: pg.Client;
 let amick: string;
@@ -51,38 +50,20 @@ beforeAll(async () => {
     'api',
     `[storage.vast]\ntype = "nfs"\nbase_path = "${path.join(root, 'Volumes', 'vast')}"\n[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n[storage.gdrive]\ntype = "local"\nbase_path = "${phys('gdrive')}"\n`,
   );
-  stack = await createTestStack({ SLUICE_CONFIG: apiToml, SLUICE_LEASE_S: '2' });
-  server = await serveNode(createJobsApp(stack.services), { port: 0, hostname: '127.0.0.1' });
-  api = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
-  db = new pg.Client({ connectionString: stack.databaseUrl });
-  await db.connect();
-  amick = await stack.token('amick');
-  admin = await stack.token('root', ['admin']);
-  workerToken = await stack.token('worker-bot', ['worker']);
+  jobsApi = await startJobsApi({ SLUICE_CONFIG: apiToml, SLUICE_LEASE_S: '2' });
+  ({ stack, api, db, amick, admin, workerToken } = jobsApi);
 }, 60_000);
 afterAll(async () => {
-  await db.end();
-  await server.close(1000);
-  await stack.close();
+  await jobsApi.close();
   await rm(root, { recursive: true, force: true });
 });
 
-const call = async (method: string, url: string, token: string, body?: unknown) => {
-  const res = await fetch(`${api}${url}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-};
+const call = (method: string, url: string, token: string | undefined, body?: unknown) =>
+  jobsApi.call(method, url, token, body);
 const submit = (body: Record<string, unknown>, token = amick) =>
   call('POST', '/api/v1/jobs', token, { kind: 'copy', ...body });
-const job = async (id: number) => (await call('GET', `/api/v1/jobs/${id}`, admin)).body;
-const announce = (id: string, backends: string[]) =>
-  call('POST', '/api/v1/workers/announce', workerToken, {
-    worker_id: id,
-    capabilities: { storage_backends: backends },
-  });
+const job = (id: number) => jobsApi.job(id);
+const announce = (id: string, backends: string[]) => jobsApi.announce(id, backends);
 
 /** `sluice worker` as its own process, polling fast. */
 const spawnWorker = (
@@ -178,7 +159,7 @@ describe('routing by storage capability', () => {
     ).toBe('placed by the client');
   });
 
-  it('runs a job whose backend no live worker has in transfer mode; outputs land in the object store', async () => {
+  it('runs a job whose backend no live worker has in transfer mode; outputs reach its output_dir and staging is removed', async () => {
     const g = await submit({
       storage_backend: 'gdrive',
       input_file: 'in/g.txt',
@@ -200,11 +181,16 @@ describe('routing by storage capability', () => {
     await b.run();
     const done = await job(g.body.job_id);
     expect(done).toMatchObject({ status: 'done', mode: 'transfer', workerId: 'worker-b' });
-    expect(done.outputPath).toBe(`s3://${stack.bucket}/_jobs/${g.body.job_id}/output/`);
-    const out = await stack.services.s3.internal.send(
-      new GetObjectCommand({ Bucket: stack.bucket, Key: `_jobs/${g.body.job_id}/output/g.txt` }),
+    // Delivered where the owner reads it: the job's output_dir on its own backend.
+    expect(done.outputPath).toBe('gdrive:amick/out/g');
+    expect(await readFile(phys('gdrive/amick/out/g/g.txt'), 'utf8')).toBe(
+      'only the API can read this',
     );
-    expect(await out.Body?.transformToString()).toBe('only the API can read this');
+    // The staging folder (input and outputs) is gone.
+    const left = await stack.services.s3.internal.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: `_jobs/${g.body.job_id}/` }),
+    );
+    expect(left.KeyCount ?? 0).toBe(0);
   });
 
   it('fails a job whose backend is missing everywhere and cannot be staged, naming the backend', async () => {
@@ -314,7 +300,11 @@ describe('graceful shutdown', () => {
       'graceful',
       `[storage.scratch]\ntype = "local"\nbase_path = "${phys('scratch')}"\n`,
     );
-    const child = spawnWorker(workerToml, 'graceful', 'sleep 1.5 && cp {input} {output_dir}/');
+    const child = spawnWorker(
+      workerToml,
+      'graceful',
+      `sh -c 'sleep 1.5 && cp "$SLUICE_INPUT" "$SLUICE_OUTPUT_DIR"/'`,
+    );
     const t0 = Date.now();
     while (Date.now() - t0 < 30_000 && (await job(t.body.job_id)).status !== 'running')
       await new Promise((r) => setTimeout(r, 50));
