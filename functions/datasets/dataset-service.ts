@@ -153,7 +153,7 @@ async function resolveSource(
     file = found.path;
     backend = found.backend;
     relative = found.relativePath;
-    confineTo = admin ? undefined : who.sub;
+    confineTo = admin ? undefined : userFolder(who.sub);
   }
   const st = await stat(file).catch(() => undefined);
   if (!st) throw fieldError(404, 'SOURCE_MISSING', field, 'file not found');
@@ -263,7 +263,9 @@ async function sourceState(
   const st = await stat(file).catch(() => undefined);
   if (!st?.isFile()) return { state: 'missing', path: file };
   // Manifests from before user_dir was recorded: a source under the owner's folder was confined to it.
-  const confineTo = s.user_dir ?? (s.relative_path?.startsWith(`${owner}/`) ? owner : undefined);
+  const ownerDir = userFolder(owner);
+  const confineTo =
+    s.user_dir ?? (s.relative_path?.startsWith(`${ownerDir}/`) ? ownerDir : undefined);
   if (known && confineTo !== undefined) {
     real = await services.storage.realPathInside(s.storage_backend as string, confineTo, file);
     if (!real) return { state: 'outside', path: file };
