@@ -316,6 +316,11 @@ describe('npm start (local stack)', () => {
     await writeFile(path.join(sub, 'note.txt'), 'hello');
     expect((await cli(['upload', 'note.txt'])).stdout.trim()).toBe('dev/note.txt');
     expect((await cli(['ls'])).stdout).toContain('dev/note.txt');
+    // minio setup reads the same local settings (it failed with "JWT_SECRET: required" before).
+    const hook = `http://127.0.0.1:${ports.api}/minio-event`;
+    const setup = await cli(['minio', 'setup', '--webhook-url', hook]);
+    expect(setup.stdout).toContain(`notify_webhook:sluice endpoint="${hook}"`);
+    expect(setup.stdout).toContain('npm start relays its events to /minio-event itself');
     expect(await stop(run.child)).toBe(0);
   }, 90_000);
 });

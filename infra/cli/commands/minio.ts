@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import * as Minio from 'minio';
 import { parseConfig } from '../../../shared/config/load.ts';
 import { minioAdminClient } from '../lib/minio-client.ts';
-import { withLocalStack } from '../lib/stack-file.ts';
+import { readStackFile, withLocalStack } from '../lib/stack-file.ts';
 
 /** One queue configuration per suffix: MinIO filters allow a single suffix rule each. */
 export function notificationFor(
@@ -49,10 +49,25 @@ export function register(program: Command): void {
           '',
         ].join('\n'),
       );
-      await client.setBucketNotification(
-        config.s3.bucket,
-        notificationFor(arn, config.s3.prefix, config.events.suffixes),
-      );
+      try {
+        await client.setBucketNotification(
+          config.s3.bucket,
+          notificationFor(arn, config.s3.prefix, config.events.suffixes),
+        );
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'NotImplemented') throw err;
+        // The local stack's S3 server has no notification API; its own relay posts the events.
+        const local = readStackFile()?.s3.endpoint === config.s3.endpoint;
+        process.stdout.write(
+          local
+            ? `the local stack's S3 server (${config.s3.endpoint}) has no bucket notifications: npm start relays its events to /minio-event itself, so there is nothing to set up here\n`
+            : '',
+        );
+        if (local) return;
+        throw new Error(
+          `the object store at ${config.s3.endpoint} does not implement bucket notifications (NotImplemented): is it MinIO?`,
+        );
+      }
       process.stdout.write(
         `bucket ${config.s3.bucket}: ${config.events.suffixes.join(', ')} under '${config.s3.prefix}' -> ${arn}\n`,
       );
