@@ -119,7 +119,9 @@ describe('hostile file names reach the --exec command as data', () => {
       expect(await readFile(phys('scratch/amick/out/hostile', n), 'utf8')).toBe(`bytes of ${n}`);
     // Nothing was created by the names: not in the worker's folder, not beside the data. (Other test
     // files run at the same time and may build into the same folder, so only the names' own files count.)
-    expect((await readdir(cwd)).filter((f) => !before.includes(f) && f.startsWith('pwned'))).toEqual([]);
+    expect(
+      (await readdir(cwd)).filter((f) => !before.includes(f) && f.startsWith('pwned')),
+    ).toEqual([]);
     for (const dir of ['scratch/amick/in', 'scratch/amick/out/hostile', 'scratch/amick'])
       expect((await readdir(phys(dir))).filter((f) => f.startsWith('pwned'))).toEqual([]);
     expect(existsSync(path.join(cwd, 'pwned'))).toBe(false);
