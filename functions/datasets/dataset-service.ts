@@ -81,9 +81,6 @@ export function normaliseId(id: string): string {
     .replace(/^-+|-+$/g, '');
 }
 
-const fieldError = (status: 400 | 403 | 404, code: string, field: string, message: string) =>
-  new AppError(status, code, `${field}: ${message}`, { field });
-
 /** Resolves one source (server path or logical reference), enforcing the allow-list and ownership. */
 async function resolveSource(
   services: Services,
@@ -101,22 +98,15 @@ async function resolveSource(
   if (input.storage_backend) {
     const userDir = input.user_subdir ?? userFolder(who.sub);
     if (!admin && userDir !== userFolder(who.sub))
-      throw fieldError(
-        403,
-        'FORBIDDEN',
-        'user_subdir',
-        `only admins may use another user's directory`,
-      );
+      throw ERRORS.forbidden(`only admins may use another user's directory`, 'user_subdir');
     const r = await services.storage
       .resolve(input.storage_backend, userDir, given)
       .catch((err: AppError) => {
-        throw err instanceof AppError
-          ? new AppError(err.status, err.code, `${field}: ${err.message}`, { field })
-          : err;
+        throw err instanceof AppError ? ERRORS.withField(err, field) : err;
       });
     if (r.kind === 's3') {
       const head = await headObject(services, r.bucket, r.key);
-      if (!head) throw fieldError(404, 'SOURCE_MISSING', field, 'object not found');
+      if (!head) throw ERRORS.sourceMissing('object not found', field);
       return {
         path: `s3://${r.bucket}/${r.key}`,
         size: head.size,
@@ -133,21 +123,13 @@ async function resolveSource(
     confineTo = admin ? undefined : userDir;
   } else {
     if (!path.isAbsolute(given))
-      throw fieldError(400, 'INVALID_PATH', field, 'must be an absolute server path');
+      throw ERRORS.withField(ERRORS.invalidPath('must be an absolute server path'), field);
     const found = await services.storage.locate(given);
-    if (!found)
-      throw fieldError(
-        403,
-        'PATH_NOT_ALLOWED',
-        field,
-        'is outside every configured storage backend',
-      );
+    if (!found) throw ERRORS.pathNotAllowed(field, 'is outside every configured storage backend');
     if (!admin && !found.relativePath.startsWith(homePrefix('', who.sub))) {
-      throw fieldError(
-        403,
-        'FORBIDDEN',
-        field,
+      throw ERRORS.forbidden(
         `is outside your directory '${userFolder(who.sub)}' in backend '${found.backend}'`,
+        field,
       );
     }
     file = found.path;
@@ -156,14 +138,12 @@ async function resolveSource(
     confineTo = admin ? undefined : userFolder(who.sub);
   }
   const st = await stat(file).catch(() => undefined);
-  if (!st) throw fieldError(404, 'SOURCE_MISSING', field, 'file not found');
-  if (!st.isFile()) throw fieldError(400, 'NOT_A_FILE', field, 'is a directory, not a file');
+  if (!st) throw ERRORS.sourceMissing('file not found', field);
+  if (!st.isFile()) throw ERRORS.notAFile(field);
   if (confineTo !== undefined && !(await services.storage.realPathInside(backend, confineTo, file)))
-    throw fieldError(
-      403,
-      'FORBIDDEN',
-      field,
+    throw ERRORS.forbidden(
       `leads (after following symlinks) outside your directory '${confineTo}' in backend '${backend}'`,
+      field,
     );
   return {
     path: file,
@@ -372,7 +352,7 @@ export const datasetService = {
     try {
       tiff = await readTiffFacts(imageSrc.path);
     } catch (err) {
-      if (err instanceof TiffError) throw fieldError(400, 'INVALID_IMAGE', imageField, err.message);
+      if (err instanceof TiffError) throw ERRORS.invalidImage(imageField, err.message);
       throw err;
     } finally {
       await imageSrc.done();
@@ -382,17 +362,14 @@ export const datasetService = {
     try {
       anndata = await readAnnDataFacts(h5adSrc.path);
     } catch (err) {
-      if (err instanceof AnnDataError)
-        throw fieldError(400, 'INVALID_H5AD', h5adField, err.message);
+      if (err instanceof AnnDataError) throw ERRORS.invalidH5ad(h5adField, err.message);
       throw err;
     } finally {
       await h5adSrc.done();
     }
     const missingCols = input.marker_cols.filter((c) => !(c in anndata.obs) && !(c in anndata.var));
     if (missingCols.length) {
-      throw fieldError(
-        400,
-        'UNKNOWN_MARKER_COLS',
+      throw ERRORS.unknownMarkerCols(
         'marker_cols',
         `not among the obs/var columns: ${missingCols.join(', ')}`,
       );
@@ -534,22 +511,14 @@ export const datasetService = {
     if (!s) throw ERRORS.notFound(`${role} file of dataset`, id);
     const state = await sourceState(services, s, m.owner);
     if (state.state === 'outside')
-      throw new AppError(
-        403,
-        'FORBIDDEN',
-        `${role}: the ${role} file of '${id}' now leads (after following symlinks) outside the directory it was registered in`,
-        { field: role },
+      throw ERRORS.forbidden(
+        `the ${role} file of '${id}' now leads (after following symlinks) outside the directory it was registered in`,
+        role,
       );
     if (state.state === 'missing')
-      throw new AppError(
-        404,
-        'SOURCE_MISSING',
-        `The ${role} file of '${id}' is missing: ${s.original_path}`,
-      );
+      throw ERRORS.sourceMissing(`The ${role} file of '${id}' is missing: ${s.original_path}`);
     if (state.state === 'stale')
-      throw new AppError(
-        409,
-        'SOURCE_STALE',
+      throw ERRORS.sourceStale(
         `The ${role} file of '${id}' changed since registration; run verify or re-register`,
       );
     const loc = s3Location(state.path);
@@ -565,12 +534,7 @@ export const datasetService = {
     }
     const file = state.real ?? state.path;
     const outside = () =>
-      new AppError(
-        403,
-        'FORBIDDEN',
-        `${role}: the ${role} file of '${id}' changed place while it was being opened`,
-        { field: role },
-      );
+      ERRORS.forbidden(`the ${role} file of '${id}' changed place while it was being opened`, role);
     const { confine } = state;
     return {
       path: file,

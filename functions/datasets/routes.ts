@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { AppError } from '../../shared/errors.ts';
+import { ERRORS } from '../../shared/errors.ts';
 import { answer, createRoute, json, ok } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
@@ -164,11 +164,7 @@ export function datasetsRoutes(services: Services): AppRouter {
         if (m && !m[1] && m[2])
           [start, end] = [Math.max(0, file.size - Number(m[2])), file.size - 1];
         if (!m || Number.isNaN(start) || start > end || start >= file.size) {
-          throw new AppError(
-            416,
-            'RANGE_NOT_SATISFIABLE',
-            `Range '${range}' is outside 0-${file.size - 1}`,
-          );
+          throw ERRORS.rangeNotSatisfiable(range, file.size);
         }
         end = Math.min(end, file.size - 1);
         const fh = await file.open();

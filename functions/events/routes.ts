@@ -1,7 +1,7 @@
 import { homePrefix } from '../../shared/auth/home.ts';
 import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
 import { requireStaticToken } from '../../shared/auth/static-token.ts';
-import { AppError, ERRORS } from '../../shared/errors.ts';
+import { ERRORS } from '../../shared/errors.ts';
 import { createRoute } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import { jobSummariesRepository } from '../../shared/ingest/job-summaries.ts';
@@ -79,19 +79,14 @@ export function eventsRoutes(services: Services): AppRouter {
         // Past the cap, the rest waits for the redelivery a 503 causes; what was ingested here is
         // then answered `duplicate` without work, so each redelivery gets further.
         if (worked >= cap) {
-          throw new AppError(
-            503,
-            'DELIVERY_CAPPED',
+          throw ERRORS.deliveryCapped(
             `Ingested ${worked} objects (SLUICE_MAX_EVENTS_PER_DELIVERY); ${events.length - i} records not yet handled: redeliver`,
-            { retryAfterS: 1, handled: results, remaining: events.length - i },
+            { handled: results, remaining: events.length - i },
           );
         }
         if (e.type === 'created' && !gate.tryEnter()) {
-          throw new AppError(
-            429,
-            'TOO_MANY_REQUESTS',
+          throw ERRORS.tooMany(
             `More than ${services.config.events.maxConcurrent} ingests are running; retry later`,
-            { retryAfterS: 5 },
           );
         }
         try {

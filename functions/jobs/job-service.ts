@@ -71,18 +71,15 @@ export const jobService = {
   async create(services: Services, who: Principal, input: CreateJob): Promise<Job> {
     const userSubdir = input.user_subdir ?? userFolder(who.sub);
     if (!isAdmin(who) && userSubdir !== userFolder(who.sub))
-      throw new AppError(
-        403,
-        'FORBIDDEN',
-        "user_subdir: only admins may submit jobs for another user's directory",
-        { field: 'user_subdir' },
+      throw ERRORS.forbidden(
+        "only admins may submit jobs for another user's directory",
+        'user_subdir',
       );
     const field = (name: string, value: string) => {
       try {
         splitRelative(value, name);
       } catch (err) {
-        const e = err as AppError;
-        throw new AppError(400, e.code, `${name}: ${e.message}`, { field: name });
+        throw err instanceof AppError ? ERRORS.withField(err, name) : err;
       }
     };
     field('user_subdir', userSubdir);
@@ -93,20 +90,13 @@ export const jobService = {
       // The API mounts this backend too: check the input exists now rather than on a worker later.
       const r = await services.storage.resolve(backend, userSubdir, input.input_file);
       if (r.kind === 'fs' && !(await stat(r.path).catch(() => undefined))?.isFile()) {
-        throw new AppError(
-          404,
-          'INPUT_NOT_FOUND',
-          `input_file: '${input.input_file}' not found in backend '${backend}'`,
-          { field: 'input_file' },
+        throw ERRORS.inputNotFound(
+          'input_file',
+          `'${input.input_file}' not found in backend '${backend}'`,
         );
       }
     } else if (!(await liveBackends(services)).has(backend)) {
-      throw new AppError(
-        400,
-        'BACKEND_NOT_AVAILABLE',
-        `Backend '${backend}' is not configured here and no live worker has it`,
-        { field: 'storage_backend' },
-      );
+      throw ERRORS.backendNotAvailable(backend);
     }
     const res = await services.db.query<Job>(
       `INSERT INTO jobs (kind, owner, user_subdir, storage_backend, input_file, output_dir, params)

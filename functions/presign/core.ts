@@ -353,12 +353,10 @@ export function standalonePresignApp(deps: PresignCoreDeps, runtime: string): Ho
         ? err
         : err instanceof SyntaxError
           ? ERRORS.badRequest('Request body is not valid JSON')
-          : new AppError(500, 'INTERNAL', 'Internal error'),
+          : ERRORS.internal('Internal error'),
     ),
   );
-  app.notFound((c) =>
-    render(new AppError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)),
-  );
+  app.notFound((c) => render(ERRORS.noRoute(c.req.method, c.req.path)));
   app.get('/healthz', (c) => c.json({ status: 'ok', function: 'presign', runtime }));
   return app.route('/', presignCore(deps));
 }

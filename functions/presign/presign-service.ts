@@ -1,5 +1,5 @@
 import type { AccessScope } from '../../shared/auth/access-scope.ts';
-import { AppError, ERRORS } from '../../shared/errors.ts';
+import { ERRORS } from '../../shared/errors.ts';
 import { presignerFor } from '../../shared/object-store/presign-urls.ts';
 import { loadS3Sdk } from '../../shared/object-store/s3-sdk.ts';
 import { importExternal } from '../../shared/runtime/import-external.ts';
@@ -254,13 +254,11 @@ export const presignService = {
     } catch (err) {
       const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
       if (e.$metadata?.httpStatusCode && e.$metadata.httpStatusCode < 500) {
-        throw new AppError(
-          400,
-          e.name === 'InvalidPart' || e.name === 'InvalidPartOrder'
-            ? 'INVALID_PART'
-            : 'BAD_REQUEST',
-          `The object store refused to complete the upload: ${e.name ?? ''} ${e.message ?? ''}`.trim(),
-        );
+        const message =
+          `The object store refused to complete the upload: ${e.name ?? ''} ${e.message ?? ''}`.trim();
+        throw e.name === 'InvalidPart' || e.name === 'InvalidPartOrder'
+          ? ERRORS.invalidPart(message)
+          : ERRORS.badRequest(message);
       }
       throw err;
     }

@@ -5,7 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { AccessScope } from '../auth/access-scope.ts';
 import { bearer, isAdmin, type Principal } from '../auth/jwt.ts';
 import { requireStaticToken } from '../auth/static-token.ts';
-import { AppError, ERRORS, mapInfrastructureError, reasonPhrase } from '../errors.ts';
+import { ERRORS, mapInfrastructureError, reasonPhrase } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { httpDuration, metricsRegistry } from '../metrics/registry.ts';
 import { pingBucket } from '../object-store/clients.ts';
@@ -42,17 +42,15 @@ export function renderError(err: unknown, c: Context<AppEnv>): Response {
   let appErr = mapInfrastructureError(err);
   if (!appErr && err instanceof HTTPException) {
     const status = err.status;
-    appErr = new AppError(
-      status as AppError['status'],
-      status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST',
-      err.message || reasonPhrase(status),
-    );
+    // Hono raises these from its own middleware: a body limit (413), a validator or parser (400).
+    const message = err.message || reasonPhrase(status);
+    appErr = status === 413 ? ERRORS.tooLarge(message) : ERRORS.badRequest(message);
   }
   if (!appErr && err instanceof SyntaxError)
     appErr = ERRORS.badRequest('Request body is not valid JSON');
   if (!appErr) {
     log?.error({ err }, 'unhandled error');
-    appErr = new AppError(500, 'INTERNAL', 'Internal error; see the server log for request id');
+    appErr = ERRORS.internal();
   } else if (appErr.status >= 500) {
     log?.warn(
       { code: appErr.code, cause: (appErr.cause as Error | undefined)?.message },
@@ -61,8 +59,9 @@ export function renderError(err: unknown, c: Context<AppEnv>): Response {
   }
   const body = { ...appErr.toBody(), requestId: c.get('requestId') };
   const headers: Record<string, string> = { 'x-request-id': c.get('requestId') ?? '' };
-  if (appErr.status === 503 || appErr.status === 429)
-    headers['Retry-After'] = String(appErr.details?.retryAfterS ?? 5);
+  Object.assign(headers, appErr.headers);
+  if ((appErr.status === 503 || appErr.status === 429) && !headers['Retry-After'])
+    headers['Retry-After'] = '5';
   return c.json(body, appErr.status, headers);
 }
 
@@ -149,9 +148,7 @@ export function createFunctionApp(
     return streamLimit(c, next);
   });
   app.onError(renderError);
-  app.notFound((c) =>
-    renderError(new AppError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`), c),
-  );
+  app.notFound((c) => renderError(ERRORS.noRoute(c.req.method, c.req.path), c));
 
   app.get('/healthz', (c) => c.json({ status: 'ok', function: name }));
   // The last failure reason per check, so a dependency that stays down is logged once, not per probe.

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
-import { mapInfrastructureError } from '../errors.ts';
+import { mapInfrastructureError, pgRejectionReason } from '../errors.ts';
 import { ingestBytes, ingestRows, ingestSeconds } from '../metrics/registry.ts';
 import { loadS3Sdk } from '../object-store/s3-sdk.ts';
 import type { Services } from '../services.ts';
@@ -201,9 +201,9 @@ export async function ingestObject(
 }
 
 function permanentReason(err: unknown): string {
-  const e = err as { message?: string; code?: string };
-  if (e?.code && /^[0-9A-Z]{5}$/.test(e.code))
-    return `database rejected the data (${e.code}): ${e.message}`;
+  const e = err as { message?: string };
+  const rejected = pgRejectionReason(err);
+  if (rejected) return rejected;
   if (err instanceof PermanentIngestError || err instanceof UnsupportedTypeError) {
     return e.message as string;
   }

@@ -1,5 +1,5 @@
 import type { Config } from '../config/load.ts';
-import { AppError } from '../errors.ts';
+import { ERRORS } from '../errors.ts';
 import type { BackendHealth } from '../storage/resolver.ts';
 import { LazyS3Client, loadS3Sdk } from './s3-sdk.ts';
 
@@ -54,11 +54,7 @@ function client(
 /** Creates the clients from config. Throws a readable error when credentials are missing. */
 export function createS3Clients(s3: Config['s3']): S3Clients {
   if (!s3.accessKey || !s3.secretKey) {
-    throw new AppError(
-      500,
-      'CONFIG',
-      'MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required for the object store',
-    );
+    throw ERRORS.config('MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required for the object store');
   }
   const credentials = { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey };
   const timeouts = {
