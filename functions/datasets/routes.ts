@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import { ERRORS } from '../../shared/errors.ts';
 import { answer, createRoute, json, ok } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
+import { parseRange, partialHeaders } from '../../shared/http/range.ts';
 import type { Services } from '../../shared/services.ts';
 import * as z from '../../shared/validation/zod.ts';
 import { datasetService, type Role } from './dataset-service.ts';
@@ -152,28 +152,15 @@ export function datasetsRoutes(services: Services): AppRouter {
       const { id, role } = c.req.valid('param');
       const file = await datasetService.file(services, c.get('principal'), id, role as Role);
       if (file.redirect !== undefined) return c.redirect(file.redirect, 302);
-      const range = c.req.header('range');
       const headers: Record<string, string> = {
         'accept-ranges': 'bytes',
         'content-type': 'application/octet-stream',
       };
+      const range = parseRange(c.req.header('range'), file.size);
       if (range) {
-        const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-        let start = m?.[1] ? Number(m[1]) : Number.NaN;
-        let end = m?.[2] ? Number(m[2]) : file.size - 1;
-        if (m && !m[1] && m[2])
-          [start, end] = [Math.max(0, file.size - Number(m[2])), file.size - 1];
-        if (!m || Number.isNaN(start) || start > end || start >= file.size) {
-          throw ERRORS.rangeNotSatisfiable(range, file.size);
-        }
-        end = Math.min(end, file.size - 1);
         const fh = await file.open();
-        const body = Readable.toWeb(fh.createReadStream({ start, end })) as ReadableStream;
-        return c.body(body, 206, {
-          ...headers,
-          'content-range': `bytes ${start}-${end}/${file.size}`,
-          'content-length': String(end - start + 1),
-        });
+        const body = Readable.toWeb(fh.createReadStream(range)) as ReadableStream;
+        return c.body(body, 206, { ...headers, ...partialHeaders(range, file.size) });
       }
       const fh = await file.open();
       return c.body(Readable.toWeb(fh.createReadStream()) as ReadableStream, 200, {

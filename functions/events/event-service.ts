@@ -6,7 +6,7 @@ import {
   TransientIngestError,
 } from '../../shared/ingest/ingest-object.ts';
 import { jobsRepository } from '../../shared/ingest/jobs-repository.ts';
-import type { ObjectEvent } from '../../shared/ingest/normalise-event.ts';
+import { normaliseEvent, type ObjectEvent } from '../../shared/ingest/normalise-event.ts';
 import { ingestOutcomes } from '../../shared/metrics/registry.ts';
 import type { Services } from '../../shared/services.ts';
 import { isJobStagingKey } from '../../shared/storage/job-staging.ts';
@@ -127,4 +127,65 @@ export async function handleObjectEvent(services: Services, e: ObjectEvent): Pro
 export function transientToHttp(err: unknown): never {
   if (err instanceof TransientIngestError) throw ERRORS.unavailable(err.message, err);
   throw err;
+}
+
+/** What the webhook answers for one delivery (a POST that may carry several records). */
+export interface DeliveryAnswer {
+  status: 'ok' | 'in_progress' | 'ignored' | 'rejected';
+  reason?: string;
+  results: EventResult[];
+}
+
+/**
+ * Handles one webhook delivery: parses the body, normalises every record to object events and handles
+ * them in order. A body that is not JSON or has no events is answered (2xx, with the reason) so the
+ * sender does not retry it forever. Past `SLUICE_MAX_EVENTS_PER_DELIVERY` objects that needed work,
+ * the rest waits for the redelivery the 503 causes (what was ingested here is then `duplicate`, so
+ * each redelivery gets further); above `SLUICE_MAX_CONCURRENT_INGESTS` running ingests it is 429; a
+ * transient failure is 503. `in_progress` for all results means another delivery holds them (202).
+ */
+export async function deliverEvents(
+  services: Services,
+  gate: ReturnType<typeof createIngestGate>,
+  headers: Record<string, string>,
+  text: string,
+): Promise<DeliveryAnswer> {
+  let body: unknown = null;
+  if (text.trim() !== '') {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return { status: 'rejected', reason: 'body is not JSON', results: [] };
+    }
+  }
+  const { events, rejected } = normaliseEvent(headers, body);
+  if (events.length === 0) {
+    const reason = rejected.map((r) => r.reason).join('; ') || 'no events';
+    return { status: 'ignored', reason, results: [] };
+  }
+  const results: EventResult[] = [];
+  const cap = services.config.events.maxEventsPerDelivery;
+  let worked = 0;
+  for (const [i, e] of events.entries()) {
+    if (worked >= cap) {
+      throw ERRORS.deliveryCapped(
+        `Ingested ${worked} objects (SLUICE_MAX_EVENTS_PER_DELIVERY); ${events.length - i} records not yet handled: redeliver`,
+        { handled: results, remaining: events.length - i },
+      );
+    }
+    if (e.type === 'created' && !gate.tryEnter()) {
+      throw ERRORS.tooMany(
+        `More than ${services.config.events.maxConcurrent} ingests are running; retry later`,
+      );
+    }
+    try {
+      const handled = await handleObjectEvent(services, e).catch(transientToHttp);
+      results.push(handled.result);
+      if (handled.worked) worked++;
+    } finally {
+      if (e.type === 'created') gate.leave();
+    }
+  }
+  const busy = results.every((r) => r.status === 'in_progress');
+  return { status: busy ? 'in_progress' : 'ok', results };
 }

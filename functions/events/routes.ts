@@ -6,15 +6,9 @@ import { createRoute } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import { jobSummariesRepository } from '../../shared/ingest/job-summaries.ts';
 import { type IngestJob, jobsRepository } from '../../shared/ingest/jobs-repository.ts';
-import { normaliseEvent } from '../../shared/ingest/normalise-event.ts';
 import type { Services } from '../../shared/services.ts';
 import * as z from '../../shared/validation/zod.ts';
-import {
-  createIngestGate,
-  type EventResult,
-  handleObjectEvent,
-  transientToHttp,
-} from './event-service.ts';
+import { createIngestGate, deliverEvents } from './event-service.ts';
 
 const jobSchema = z.looseObject({});
 
@@ -48,57 +42,11 @@ export function eventsRoutes(services: Services): AppRouter {
     }),
     webhookAuth,
     async (c) => {
-      const text = await c.req.text();
-      let body: unknown = null;
-      if (text.trim() !== '') {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // Not JSON: answered 2xx with the reason, so a sender does not retry it forever.
-          return c.json({ status: 'rejected', reason: 'body is not JSON', results: [] }, 200);
-        }
-      }
       const headers = Object.fromEntries(
         [...c.req.raw.headers.entries()].map(([k, v]) => [k.toLowerCase(), v]),
       );
-      const { events, rejected } = normaliseEvent(headers, body);
-      if (events.length === 0) {
-        return c.json(
-          {
-            status: 'ignored',
-            reason: rejected.map((r) => r.reason).join('; ') || 'no events',
-            results: [],
-          },
-          200,
-        );
-      }
-      const results: EventResult[] = [];
-      const cap = services.config.events.maxEventsPerDelivery;
-      let worked = 0;
-      for (const [i, e] of events.entries()) {
-        // Past the cap, the rest waits for the redelivery a 503 causes; what was ingested here is
-        // then answered `duplicate` without work, so each redelivery gets further.
-        if (worked >= cap) {
-          throw ERRORS.deliveryCapped(
-            `Ingested ${worked} objects (SLUICE_MAX_EVENTS_PER_DELIVERY); ${events.length - i} records not yet handled: redeliver`,
-            { handled: results, remaining: events.length - i },
-          );
-        }
-        if (e.type === 'created' && !gate.tryEnter()) {
-          throw ERRORS.tooMany(
-            `More than ${services.config.events.maxConcurrent} ingests are running; retry later`,
-          );
-        }
-        try {
-          const handled = await handleObjectEvent(services, e).catch(transientToHttp);
-          results.push(handled.result);
-          if (handled.worked) worked++;
-        } finally {
-          if (e.type === 'created') gate.leave();
-        }
-      }
-      const busy = results.every((r) => r.status === 'in_progress');
-      return c.json({ status: busy ? 'in_progress' : 'ok', results }, busy ? 202 : 200);
+      const answer = await deliverEvents(services, gate, headers, await c.req.text());
+      return c.json(answer, answer.status === 'in_progress' ? 202 : 200);
     },
   );
 
