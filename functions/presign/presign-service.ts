@@ -1,5 +1,6 @@
 import type { AccessScope } from '../../shared/auth/access-scope.ts';
 import { ERRORS } from '../../shared/errors.ts';
+import { unquoteEtag } from '../../shared/object-store/etag.ts';
 import { presignerFor } from '../../shared/object-store/presign-urls.ts';
 import { loadS3Sdk } from '../../shared/object-store/s3-sdk.ts';
 import { importExternal } from '../../shared/runtime/import-external.ts';
@@ -147,7 +148,7 @@ export const presignService = {
     await services.db.query(
       `INSERT INTO upload_parts (upload_id, part_number, etag, size) VALUES ($1, $2, $3, $4)
        ON CONFLICT (upload_id, part_number) DO UPDATE SET etag = EXCLUDED.etag, size = EXCLUDED.size, reported_at = now()`,
-      [uploadId, part.partNumber, part.etag.replaceAll('"', ''), part.size ?? null],
+      [uploadId, part.partNumber, unquoteEtag(part.etag), part.size ?? null],
     );
   },
 
@@ -196,7 +197,7 @@ export const presignService = {
         if (p.PartNumber)
           parts.set(p.PartNumber, {
             partNumber: p.PartNumber,
-            etag: (p.ETag ?? '').replaceAll('"', ''),
+            etag: unquoteEtag(p.ETag ?? ''),
             size: p.Size ?? null,
             source: 'server',
           });
@@ -241,7 +242,7 @@ export const presignService = {
           MultipartUpload: {
             Parts: sorted.map((p) => ({
               PartNumber: p.partNumber,
-              ETag: `"${p.etag.replaceAll('"', '')}"`,
+              ETag: `"${unquoteEtag(p.etag)}"`,
             })),
           },
         }),
@@ -250,7 +251,7 @@ export const presignService = {
         `UPDATE uploads SET status = 'completed', finished_at = now() WHERE upload_id = $1`,
         [uploadId],
       );
-      return { key, etag: (out.ETag ?? '').replaceAll('"', ''), location: out.Location ?? null };
+      return { key, etag: unquoteEtag(out.ETag ?? ''), location: out.Location ?? null };
     } catch (err) {
       const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
       if (e.$metadata?.httpStatusCode && e.$metadata.httpStatusCode < 500) {
@@ -312,7 +313,7 @@ export const presignService = {
       objects: (out.Contents ?? []).map((o) => ({
         key: o.Key as string,
         size: o.Size ?? 0,
-        etag: (o.ETag ?? '').replaceAll('"', ''),
+        etag: unquoteEtag(o.ETag ?? ''),
         lastModified: o.LastModified?.toISOString(),
       })),
       nextCursor: out.IsTruncated ? (out.NextContinuationToken ?? null) : null,

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from './lazy-pool.ts';
+import { inTransaction } from './transaction.ts';
 
 /**
  * Where the ordered `NNN-name.sql` files live. Bundles ship them beside the entry under `migrations/`;
@@ -39,12 +40,11 @@ export async function migrate(pool: Db, dir = defaultMigrationsDir()): Promise<s
       if (done.has(file)) continue;
       const sql = await readFile(path.join(dir, file), 'utf8');
       try {
-        await client.query('BEGIN');
-        await client.query(sql);
-        await client.query('INSERT INTO sluice_migrations (name) VALUES ($1)', [file]);
-        await client.query('COMMIT');
+        await inTransaction(client, async (tx) => {
+          await tx.query(sql);
+          await tx.query('INSERT INTO sluice_migrations (name) VALUES ($1)', [file]);
+        });
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
         throw new Error(`Migration ${file} failed: ${(err as Error).message}`, { cause: err });
       }
       applied.push(file);

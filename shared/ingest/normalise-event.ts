@@ -1,3 +1,5 @@
+import { unquoteEtag } from '../object-store/etag.ts';
+
 /** One object change, whatever notification format carried it. */
 export interface ObjectEvent {
   type: 'created' | 'removed';
@@ -75,7 +77,7 @@ function fromS3Records(records: unknown[], source: 'minio' | 's3'): Normalised {
       type,
       bucket,
       key: decodeRecordKey(rawKey),
-      etag: str(object.eTag)?.replaceAll('"', ''),
+      etag: unquoteEtag(str(object.eTag)),
       versionId: str(object.versionId) || undefined,
       size: num(object.size),
       source: src,

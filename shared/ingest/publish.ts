@@ -3,6 +3,7 @@ import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Db } from '../db/lazy-pool.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from './copy-binary.ts';
 import { ident } from './copy-text.ts';
 import { jobSummariesRepository } from './job-summaries.ts';
@@ -71,10 +72,7 @@ export async function publish(
   limits: PublishLimits = {},
 ): Promise<PublishResult> {
   const copyTimeoutMs = limits.copyTimeoutMs ?? 600_000;
-  const client = await pool.connect();
-  let failed: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     await client.query(`SET LOCAL statement_timeout = ${Math.ceil(copyTimeoutMs)}`);
     // One publisher per object key at a time; a newer version that already published wins.
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${job.bucket}/${job.key}`]);
@@ -104,7 +102,7 @@ export async function publish(
         const sourcePath = t.sourcePath ?? (t.datasetPath || '/');
         await client.query(
           `INSERT INTO ingest_catalog (job_id, dataset_path, table_name, rows, columns, skipped)
-           VALUES ($1, $2, $3, $4, $5, $6)`,
+         VALUES ($1, $2, $3, $4, $5, $6)`,
           [
             job.id,
             sourcePath,
@@ -127,16 +125,8 @@ export async function publish(
       bytes,
     });
     if (!ok) throw new LeaseLostError(`job ${job.id} lease was lost before publishing`);
-    await client.query('COMMIT');
     return { tables, rows, superseded };
-  } catch (err) {
-    failed = err as Error;
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    // A connection that failed mid-COPY is discarded rather than handed to the next caller.
-    client.release(failed);
-  }
+  });
 }
 
 /** The job was taken over by another attempt (its lease expired); this attempt must not publish. */
