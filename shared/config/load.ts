@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
+import { PIPELINE_NAMES, type PipelineName } from '../ingest/pipelines.ts';
 import * as z from '../validation/zod.ts';
 import { type Env, envSchema } from './schema.ts';
 import {
@@ -63,7 +64,7 @@ export interface Config {
     /** Records handled per webhook delivery; the rest are answered 503 for redelivery. */
     maxEventsPerDelivery: number;
     /** Pipeline chosen per key prefix (`tables` or `profile`); unlisted keys are auto-detected. */
-    pipelines: Record<string, 'tables' | 'profile'>;
+    pipelines: Record<string, PipelineName>;
   };
   rescan: { token?: string; intervalS: number };
   local: { events: boolean };
@@ -92,7 +93,7 @@ const buildTomlSchema = () =>
     ),
     ingest: z.optional(
       z.strictObject({
-        pipelines: z.optional(z.record(z.string(), z.enum(['tables', 'profile']))),
+        pipelines: z.optional(z.record(z.string(), z.enum(PIPELINE_NAMES))),
       }),
     ),
   });

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Db } from '../db/lazy-pool.ts';
 import type { IngestJob } from './jobs-repository.ts';
-import type { ProfileSummary } from './pipeline.ts';
+import type { PipelineOutput, ProfileSummary } from './pipeline.ts';
 
 /** A `job_summaries` row as the API returns it (a profile figure for one step or one node). */
 export interface JobSummaryRow extends ProfileSummary {
@@ -60,4 +60,15 @@ export function jobSummariesRepository(db: Db | pg.PoolClient) {
       return r.rows;
     },
   };
+}
+
+/** The profile pipeline's `afterPublish`: its summaries, keyed by the job's first (only) table. */
+export async function saveProfileSummaries(
+  client: pg.PoolClient,
+  job: IngestJob,
+  output: PipelineOutput,
+  tables: IngestJob['tables'],
+): Promise<void> {
+  if (output.summaries && tables[0])
+    await jobSummariesRepository(client).replace(tables[0].table, job, output.summaries);
 }

@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { UnsupportedTypeError } from './h5-types.ts';
-import { type OutputTable, PermanentIngestError, type PipelineOutput } from './pipeline.ts';
+import { type OutputTable, PermanentIngestError } from './pipeline.ts';
 import type { HostMessage, WorkerMessage } from './pipeline-protocol.ts';
+import type { NamedOutput, PipelineName } from './pipelines.ts';
 
 /** The attempt ran past `SLUICE_INGEST_TIMEOUT_S`; its HDF5 thread was terminated. Transient. */
 export class IngestTimeoutError extends Error {
@@ -60,7 +61,7 @@ function workerError(m: Extract<WorkerMessage, { type: 'error' }>): Error {
 
 /** One pipeline run in a worker thread: its output (tables stream from the thread) and its end. */
 export interface PipelineRun {
-  output: PipelineOutput;
+  output: NamedOutput;
   /**
    * Ends the run. `clean` (every table was written and published) keeps the thread for the next
    * ingest; otherwise it is terminated (its library instance may be in a bad state, or it is busy).
@@ -76,7 +77,7 @@ export interface PipelineRun {
 export async function runPipelineInWorker(opts: {
   file: string;
   key: string;
-  rules: [string, 'tables' | 'profile'][];
+  rules: [string, PipelineName][];
   signal: AbortSignal;
 }): Promise<PipelineRun> {
   const { signal } = opts;

@@ -1,11 +1,12 @@
 // Messages between an ingest (pipeline-host.ts) and its HDF5 worker thread (pipeline-worker.ts).
 // `skipped` and `summaries` cross as opaque structured-cloneable data: the pipelines own their shape.
 import type { OutputTable, PipelineOutput } from './pipeline.ts';
+import type { PipelineName } from './pipelines.ts';
 
 /** Host to worker. */
 export type HostMessage =
   /** Open `file` and run the pipeline `rules` choose for `key` (longest prefix, else auto-detect). */
-  | { type: 'run'; file: string; key: string; rules: [string, 'tables' | 'profile'][] }
+  | { type: 'run'; file: string; key: string; rules: [string, PipelineName][] }
   /** Stream table `table`'s COPY chunks, at most `credit` ahead of the host. */
   | { type: 'write'; table: number; credit: number }
   /** The host took `n` chunks. */
@@ -17,7 +18,7 @@ export type HostMessage =
 export type WorkerMessage =
   | {
       type: 'meta';
-      pipeline: PipelineOutput['pipeline'];
+      pipeline: PipelineName;
       skipped: PipelineOutput['skipped'];
       summaries: PipelineOutput['summaries'];
       tables: Omit<OutputTable, 'write'>[];

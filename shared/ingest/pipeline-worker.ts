@@ -6,17 +6,29 @@ import { parentPort } from 'node:worker_threads';
 import type { H5File } from './h5-file.ts';
 import { openH5 } from './h5-file.ts';
 import { UnsupportedTypeError } from './h5-types.ts';
-import { PermanentIngestError, type PipelineOutput } from './pipeline.ts';
+import { PermanentIngestError } from './pipeline.ts';
 import type { HostMessage, WorkerMessage } from './pipeline-protocol.ts';
-import { looksLikeProfile, profilePipeline } from './profile-pipeline.ts';
-import { tablesPipeline } from './tables-pipeline.ts';
+import {
+  DEFAULT_PIPELINE,
+  type NamedOutput,
+  type PipelineName,
+  pipelineDef,
+  pipelines,
+} from './pipelines.ts';
 
 const port = parentPort;
 if (!port) throw new Error('pipeline-worker.ts runs in a worker thread only');
 
 const send = (msg: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
-let current: { file: H5File; output: PipelineOutput } | undefined;
+let current: { file: H5File; output: NamedOutput } | undefined;
+
+/** The first pipeline whose `detect` claims the file, in registry order; else the default. */
+function detectPipeline(file: H5File): PipelineName {
+  for (const name of Object.keys(pipelines) as PipelineName[])
+    if (pipelineDef(name).detect?.(file)) return name;
+  return DEFAULT_PIPELINE;
+}
 let credit = 0;
 let wake: (() => void) | undefined;
 
@@ -61,11 +73,10 @@ async function run(msg: Extract<HostMessage, { type: 'run' }>) {
   try {
     const rules = [...msg.rules].sort((a, b) => b[0].length - a[0].length);
     const rule = rules.find(([prefix]) => msg.key.startsWith(prefix));
-    const chosen = rule ? rule[1] : looksLikeProfile(file) ? 'profile' : 'tables';
-    const output = chosen === 'profile' ? profilePipeline(h5, file) : tablesPipeline(h5, file);
-    current = { file, output };
+    const chosen = rule ? rule[1] : detectPipeline(file);
+    current = { file, output: { ...pipelineDef(chosen).run(h5, file), pipeline: chosen } };
   } catch (err) {
-    current = { file, output: { pipeline: 'tables', tables: [], skipped: [] } };
+    current = { file, output: { pipeline: DEFAULT_PIPELINE, tables: [], skipped: [] } };
     throw err;
   }
   const { output } = current;

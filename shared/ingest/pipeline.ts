@@ -1,3 +1,6 @@
+import type pg from 'pg';
+import type { H5File, H5Instance } from './h5-file.ts';
+import type { IngestJob } from './jobs-repository.ts';
 import type { Skipped } from './tabular-source.ts';
 
 /** One table a pipeline produces. `write` pushes COPY text chunks in order. */
@@ -36,8 +39,8 @@ export interface ProfileSummary {
   rows: number;
 }
 
+/** What a pipeline's `run` makes of one file (the registry in pipelines.ts adds its name). */
 export interface PipelineOutput {
-  pipeline: 'tables' | 'profile';
   tables: OutputTable[];
   skipped: Skipped[];
   /** Profile pipeline only: per step a 'job' row, then one row per node of that step. */
@@ -47,4 +50,19 @@ export interface PipelineOutput {
 /** A file that cannot be ingested as a whole; recorded as a permanent failure with this reason. */
 export class PermanentIngestError extends Error {
   override name = 'PermanentIngestError';
+}
+
+/** One pipeline, as the registry (pipelines.ts) lists it. */
+export interface PipelineDef {
+  /** Claims a file by its content when no `[ingest.pipelines]` rule names a pipeline for its key. */
+  detect?: (file: H5File) => boolean;
+  /** Reads the file in the HDF5 worker thread: tables with their columns and COPY writers. */
+  run: (h5: H5Instance, file: H5File) => PipelineOutput;
+  /** Writes what the pipeline adds beside its tables, inside the publish transaction. */
+  afterPublish?: (
+    client: pg.PoolClient,
+    job: IngestJob,
+    output: PipelineOutput,
+    tables: IngestJob['tables'],
+  ) => Promise<void>;
 }

@@ -422,7 +422,6 @@ export function profilePipeline(h5: H5Instance, file: H5File): PipelineOutput {
   const cell = (v: number | undefined) => (v === undefined ? '\\N' : floatText(v));
   const text = (v: string | null) => (v === null ? '\\N' : copyEscape(v));
   return {
-    pipeline: 'profile',
     skipped,
     summaries,
     tables: [

@@ -6,10 +6,10 @@ import type { Db } from '../db/lazy-pool.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from './copy-binary.ts';
 import { ident } from './copy-text.ts';
-import { jobSummariesRepository } from './job-summaries.ts';
 import type { IngestJob } from './jobs-repository.ts';
 import { jobsRepository } from './jobs-repository.ts';
-import type { OutputTable, PipelineOutput } from './pipeline.ts';
+import type { OutputTable } from './pipeline.ts';
+import { type NamedOutput, pipelineDef } from './pipelines.ts';
 import { claimTableName, fitIdentifier } from './table-names.ts';
 
 export interface PublishResult {
@@ -67,7 +67,7 @@ export async function publish(
   pool: Db,
   job: IngestJob,
   owner: string,
-  output: PipelineOutput,
+  output: NamedOutput,
   bytes: number,
   limits: PublishLimits = {},
 ): Promise<PublishResult> {
@@ -115,8 +115,7 @@ export async function publish(
         tables.push({ table: name, datasetPath: sourcePath, rows: t.rows });
         rows += t.rows;
       }
-      if (output.summaries && tables[0])
-        await jobSummariesRepository(client).replace(tables[0].table, job, output.summaries);
+      await pipelineDef(output.pipeline).afterPublish?.(client, job, output, tables);
     }
     const ok = await jobsRepository(client).finish(job.id, owner, {
       pipeline: output.pipeline,

@@ -16,7 +16,6 @@ export function tablesPipeline(h5: H5Instance, file: H5File): PipelineOutput {
   }
   const single = sources.length === 1;
   return {
-    pipeline: 'tables',
     skipped,
     tables: sources.map((s) => ({
       datasetPath: single ? '' : s.path,
