@@ -54,7 +54,6 @@ export type AuthFailure =
   | 'not_yet_valid'
   | 'unsupported_algorithm'
   | 'wrong_token_type'
-  | 'revoked'
   | 'not_configured';
 
 interface ErrorExtras {

@@ -19,17 +19,6 @@ export interface Principal {
 
 export const isAdmin = (p: Principal) => p.roles.includes('admin');
 
-/** Why a token was refused; returned as `details.reason` in the 401 body. */
-export type AuthFailure =
-  | 'missing_token'
-  | 'malformed_token'
-  | 'unsupported_algorithm'
-  | 'bad_signature'
-  | 'expired'
-  | 'not_yet_valid'
-  | 'bad_claims'
-  | 'wrong_token_type';
-
 const encoder = new TextEncoder();
 
 /** Turns a jose failure into a 401 with a stable reason (never the library's stack). */
