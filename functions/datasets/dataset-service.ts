@@ -9,6 +9,7 @@ import { homePrefix, userFolder } from '../../shared/auth/home.ts';
 import { isAdmin, type Principal } from '../../shared/auth/jwt.ts';
 import { withTransaction } from '../../shared/db/transaction.ts';
 import { AppError, ERRORS } from '../../shared/errors.ts';
+import { unquoteEtag } from '../../shared/object-store/etag.ts';
 import { presignerFor } from '../../shared/object-store/presign-urls.ts';
 import { loadS3Sdk } from '../../shared/object-store/s3-sdk.ts';
 import type { Services } from '../../shared/services.ts';
@@ -188,7 +189,7 @@ async function headObject(services: Services, bucket: string, key: string) {
     return {
       size: h.ContentLength ?? 0,
       mtime: (h.LastModified ?? new Date(0)).toISOString(),
-      etag: h.ETag?.replaceAll('"', ''),
+      etag: unquoteEtag(h.ETag),
     };
   } catch (err) {
     if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)

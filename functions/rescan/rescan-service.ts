@@ -1,6 +1,7 @@
 import type { Db } from '../../shared/db/lazy-pool.ts';
 import type { Logger } from '../../shared/log/logger.ts';
 import { rescanObjects } from '../../shared/metrics/registry.ts';
+import { unquoteEtag } from '../../shared/object-store/etag.ts';
 import { loadS3Sdk, type S3Sender } from '../../shared/object-store/s3-sdk.ts';
 import { isJobStagingKey } from '../../shared/storage/job-staging.ts';
 import { type RescanRun, rescanRepository } from './rescan-repository.ts';
@@ -309,8 +310,7 @@ async function fetchPage(
   );
   const objects: ListedObject[] = [];
   for (const o of out.Contents ?? []) {
-    if (o.Key)
-      objects.push({ key: o.Key, etag: (o.ETag ?? '').replaceAll('"', ''), size: o.Size ?? 0 });
+    if (o.Key) objects.push({ key: o.Key, etag: unquoteEtag(o.ETag ?? ''), size: o.Size ?? 0 });
   }
   if (!out.IsTruncated) return { objects };
   const last = objects.at(-1)?.key;

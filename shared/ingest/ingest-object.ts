@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
 import { mapInfrastructureError } from '../errors.ts';
 import { ingestBytes, ingestRows, ingestSeconds } from '../metrics/registry.ts';
+import { unquoteEtag } from '../object-store/etag.ts';
 import { loadS3Sdk } from '../object-store/s3-sdk.ts';
 import type { Services } from '../services.ts';
 import { UnsupportedTypeError } from './h5-types.ts';
@@ -68,7 +69,7 @@ async function download(
     { abortSignal: signal },
   );
   await pipe(out.Body as Readable, createWriteStream(file), { signal });
-  return { file, etag: out.ETag?.replaceAll('"', '') };
+  return { file, etag: unquoteEtag(out.ETag) };
 }
 
 /**

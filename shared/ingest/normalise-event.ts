@@ -1,4 +1,5 @@
 /** One object change, whatever notification format carried it. */
+import { unquoteEtag } from '../object-store/etag.ts';
 export interface ObjectEvent {
   type: 'created' | 'removed';
   bucket: string;
@@ -75,7 +76,7 @@ function fromS3Records(records: unknown[], source: 'minio' | 's3'): Normalised {
       type,
       bucket,
       key: decodeRecordKey(rawKey),
-      etag: str(object.eTag)?.replaceAll('"', ''),
+      etag: unquoteEtag(str(object.eTag)),
       versionId: str(object.versionId) || undefined,
       size: num(object.size),
       source: src,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { unquoteEtag } from '../../../shared/object-store/etag.ts';
 import type { apiClient } from './api.ts';
 import {
   type MultipartPlan,
@@ -20,7 +21,6 @@ type Plan =
 class StaleUpload extends Error {}
 
 const hex = (algo: 'md5' | 'sha256', b: Uint8Array) => createHash(algo).update(b).digest('hex');
-const stripQuotes = (etag: string | null | undefined) => (etag ?? '').replaceAll('"', '');
 /** ETags that are MD5s: of the object (one PUT, or s3rver), or of the part MD5s (`-<parts>`, S3/MinIO). */
 const MD5_ETAG = /^[0-9a-f]{32}(-\d+)?$/;
 
@@ -165,7 +165,7 @@ async function attemptUpload(
         throw err;
       });
     if (have.status !== 'open') throw new StaleUpload(`upload ${plan.uploadId} is ${have.status}`);
-    const onStore = new Map(have.parts.map((p) => [p.partNumber, stripQuotes(p.etag)]));
+    const onStore = new Map(have.parts.map((p) => [p.partNumber, unquoteEtag(p.etag)]));
     const etags = new Map<number, string>();
     const todo: number[] = [];
     for (let n = 1; n <= plan.partCount; n++) {
@@ -206,7 +206,7 @@ async function attemptUpload(
           if (res.status === 404)
             throw new StaleUpload(`the object store no longer knows upload ${plan.uploadId}`);
           if (!res.ok) throw new Error(`part PUT answered ${res.status}`);
-          const tag = stripQuotes(res.headers.get('etag'));
+          const tag = unquoteEtag(res.headers.get('etag')) ?? '';
           // An MD5 ETag that differs from the bytes sent means they were damaged on the way.
           if (/^[0-9a-f]{32}$/.test(tag) && tag !== md5)
             throw new Error(
@@ -257,7 +257,7 @@ async function verifyStored(api: Api, fh: FileHandle, size: number, plan: Plan):
     );
   if (!found) throw fail('is missing on the server');
   if (found.size !== size) throw fail(`is ${found.size} bytes on the server, the file ${size}`);
-  const etag = stripQuotes(found.etag);
+  const etag = unquoteEtag(found.etag) ?? '';
   if (MD5_ETAG.test(etag)) {
     if (etag !== local.md5 && etag !== local.composite)
       throw fail(

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { unquoteEtag } from '../../object-store/etag.ts';
 import { LazyS3Client, loadS3Sdk } from '../../object-store/s3-sdk.ts';
 import { splitRelative } from '../resolve-path.ts';
 import type { ItemStat, StorageDriver } from './driver.ts';
@@ -55,7 +56,7 @@ export function createS3Driver(opts: {
           key,
           size: h.ContentLength ?? 0,
           mtime: h.LastModified ?? new Date(0),
-          etag: h.ETag?.replaceAll('"', ''),
+          etag: unquoteEtag(h.ETag),
         };
       } catch (err) {
         if (isMissing(err)) return null;
@@ -80,7 +81,7 @@ export function createS3Driver(opts: {
             key: fromKey(o.Key),
             size: o.Size ?? 0,
             mtime: o.LastModified ?? new Date(0),
-            etag: o.ETag?.replaceAll('"', ''),
+            etag: unquoteEtag(o.ETag),
           };
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
