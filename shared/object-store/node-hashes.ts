@@ -16,9 +16,20 @@ function keyedHmacHex(key: Uint8Array): (data: string) => string {
     inner[i] = (inner[i] as number) ^ (k[i] as number);
     outer[i] = (outer[i] as number) ^ (k[i] as number);
   }
+  // Scratch space reused across calls (the hashing is synchronous): pad + message, pad + inner hash.
+  let scratch = Buffer.allocUnsafe(1024);
+  inner.copy(scratch);
+  const second = Buffer.allocUnsafe(BLOCK + 32);
+  outer.copy(second);
   return (data) => {
-    const innerHash = hash('sha256', Buffer.concat([inner, Buffer.from(data)]), 'buffer');
-    return hash('sha256', Buffer.concat([outer, innerHash]), 'hex');
+    const need = BLOCK + Buffer.byteLength(data);
+    if (need > scratch.length) {
+      scratch = Buffer.allocUnsafe(need * 2);
+      inner.copy(scratch);
+    }
+    const n = scratch.write(data, BLOCK);
+    hash('sha256', scratch.subarray(0, BLOCK + n), 'buffer').copy(second, BLOCK);
+    return hash('sha256', second, 'hex');
   };
 }
 
