@@ -3,13 +3,13 @@ import type { Services } from '../shared/services.ts';
 import { datasetsRoutes } from './datasets/routes.ts';
 import { eventsRoutes } from './events/routes.ts';
 import { jobsRoutes } from './jobs/routes.ts';
-import { presignRoutes } from './presign/routes.ts';
+import { presignFunctionRoutes } from './presign/app.ts';
 import { rescanRoutes } from './rescan/routes.ts';
 import { uiRoutes } from './ui/routes.tsx';
 
 /** Every function's routes, by name. */
 export const functionRoutes: Record<FunctionName, (services: Services) => AppRouter> = {
-  presign: presignRoutes,
+  presign: presignFunctionRoutes,
   datasets: datasetsRoutes,
   events: eventsRoutes,
   rescan: rescanRoutes,

@@ -1,7 +1,8 @@
-// The presign core: who the caller is (user JWT or bucket token), what they may touch, and the routes
-// that only sign (bucket tokens, single-PUT uploads, downloads, the compatibility presign routes).
-// Node-free, so the Node presign function mounts it and the Workers entry wraps it: one set of rules.
-import { Hono, type MiddlewareHandler } from 'hono';
+// The presign core: who the caller is (user JWT or bucket token), what they may touch, and the signing
+// that needs neither Postgres nor the object store's API (bucket tokens, single-PUT uploads,
+// downloads). Node-free, so the Node presign function and the Workers entry mount the same route
+// groups (./routes/) over it: one set of rules.
+import type { MiddlewareHandler } from 'hono';
 import type { AccessScope } from '../../shared/auth/access-scope.ts';
 import {
   ALL_OPS,
@@ -12,8 +13,7 @@ import {
 import { homePrefix } from '../../shared/auth/home.ts';
 import { bearer, isAdmin, type TokenVerifier } from '../../shared/auth/jwt.ts';
 import type { PresignSettings } from '../../shared/config/settings.ts';
-import { AppError, ERRORS } from '../../shared/errors.ts';
-import { ApiRouter, createRoute, json, ok } from '../../shared/http/api-router.ts';
+import { ERRORS } from '../../shared/errors.ts';
 import type { Presigner, PresignRequest } from '../../shared/object-store/presigner.ts';
 import { splitRelative } from '../../shared/storage/relative-path.ts';
 import * as z from '../../shared/validation/zod.ts';
@@ -54,7 +54,6 @@ export interface PresignCoreDeps {
 
 /** S3's largest object. */
 export const MAX_OBJECT = 5 * 1024 ** 4;
-const text1024 = z.string().check(z.minLength(1), z.maxLength(1024));
 /** The upload body; the Node function's OpenAPI document describes it from here. */
 export const uploadBody = z.strictObject({
   name: z.string().check(z.minLength(1), z.maxLength(1024), z.meta({ example: 'run1/data.h5' })),
@@ -177,7 +176,7 @@ function sign(deps: PresignCoreDeps, req: Omit<PresignRequest, 'expiresIn' | 'no
 }
 
 /** A presigned single PUT of `key` (checked by the caller), with the checksum and type headers. */
-function signPut(
+export function signPut(
   deps: PresignCoreDeps,
   scope: AccessScope,
   key: string,
@@ -207,7 +206,7 @@ export function signDownload(
 }
 
 /** A bucket token below the caller's folder (admins: anywhere under the object prefix). */
-async function mintScopedToken(
+export async function mintScopedToken(
   deps: PresignCoreDeps,
   scope: AccessScope,
   body: { prefix?: string; ops: AccessScope['ops']; ttlMin?: number },
@@ -232,131 +231,19 @@ async function mintScopedToken(
   return { token, bucket: scope.bucket, prefix, ops: body.ops, expiresAt: expiresAt.toISOString() };
 }
 
-const keyQuery = z.object({ key: text1024 });
-const objectName = z.object({ object_name: text1024 });
-
-/** The core's access middleware and signing routes, for mounting at `/` of a presign app. */
-export function presignCore(deps: PresignCoreDeps): ApiRouter<CoreEnv> {
-  const r = new ApiRouter<CoreEnv>();
-  const access = requireAccess(deps);
-  for (const path of ACCESS_PATHS) r.use(path, access);
-
-  r.openapi(
-    createRoute({
-      method: 'post',
-      path: '/api/v1/bucket-token',
-      summary: 'A short-lived token scoped to one bucket, one key prefix and some operations',
-      request: {
-        body: json(
-          z.strictObject({
-            prefix: z
-              .optional(z.string().check(z.maxLength(1024)))
-              .check(z.meta({ description: 'Below your folder (admins: any)' })),
-            ops: z._default(z.array(z.enum(['read', 'write', 'list'])).check(z.minLength(1)), [
-              ...ALL_OPS,
-            ]),
-            ttlMin: z.optional(z.number().check(z.int(), z.minimum(1))),
-          }),
-        ),
-      },
-      responses: ok('The token and its scope'),
-    }),
-    async (c) => c.json(await mintScopedToken(deps, c.get('scope'), c.req.valid('json')), 200),
-  );
-  r.openapi(
-    createRoute({
-      method: 'post',
-      path: '/api/v1/uploads',
-      summary: 'Presigned PUT (or POST) up to the single-PUT limit; a multipart plan above it',
-      request: { body: json(uploadBody) },
-      responses: ok('Upload instructions'),
-    }),
-    async (c) => c.json(await signUpload(deps, c.get('scope'), c.req.valid('json')), 200),
-  );
-  r.openapi(
-    createRoute({
-      method: 'get',
-      path: '/api/v1/downloads',
-      summary: 'Presigned GET URL',
-      request: {
-        query: z.extend(keyQuery, {
-          filename: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
-        }),
-      },
-      responses: ok('URL and its real expiry'),
-    }),
-    (c) => {
-      const q = c.req.valid('query');
-      const d = signDownload(deps, c.get('scope'), q.key, q.filename);
-      return c.json({ url: d.url, key: d.key, expiresAt: d.expiresAt }, 200);
-    },
-  );
-
-  // --- compatibility routes of the original service (same behaviour, real expiry reported) ---
-  r.openapi(
-    createRoute({
-      method: 'post',
-      path: '/storage/presign/upload',
-      summary: 'Compatibility: presigned PUT for object_name in your folder',
-      request: { query: objectName },
-      responses: ok('URL'),
-    }),
-    async (c) => {
-      const scope = c.get('scope');
-      requireOp(scope, 'write');
-      const up = signPut(deps, scope, uploadKey(scope, c.req.valid('query').object_name), {});
-      return c.json(
-        {
-          url: up.url,
-          object_name: up.key,
-          expires_in: deps.settings.presign.ttlS,
-          expiresAt: up.expiresAt,
-        },
-        200,
-      );
-    },
-  );
-  r.openapi(
-    createRoute({
-      method: 'get',
-      path: '/storage/presign/download',
-      summary: 'Compatibility: presigned GET for object_name in your folder',
-      request: { query: objectName },
-      responses: ok('URL'),
-    }),
-    (c) => {
-      const scope = c.get('scope');
-      const name = c.req.valid('query').object_name;
-      const key = name.startsWith(scope.prefix)
-        ? name
-        : `${scope.home}${splitRelative(name, 'object_name').join('/')}`;
-      const d = signDownload(deps, scope, key);
-      return c.json(
-        { url: d.url, object_name: d.key, expires_in: d.expiresIn, expiresAt: d.expiresAt },
-        200,
-      );
-    },
-  );
-  return r;
+/** Compatibility `POST /storage/presign/upload`: a PUT for `name` in the caller's folder. */
+export function signNamedUpload(deps: PresignCoreDeps, scope: AccessScope, name: string) {
+  requireOp(scope, 'write');
+  return {
+    ...signPut(deps, scope, uploadKey(scope, name), {}),
+    expiresIn: deps.settings.presign.ttlS,
+  };
 }
 
-/**
- * The core as a whole app for runtimes without the Node shell (Workers): `/healthz`, the core routes
- * and one error renderer with the shell's body shape (never a stack).
- */
-export function standalonePresignApp(deps: PresignCoreDeps, runtime: string): Hono<CoreEnv> {
-  const app = new Hono<CoreEnv>();
-  const render = (e: AppError) => Response.json(e.toBody(), { status: e.status });
-  app.onError((err) =>
-    render(
-      err instanceof AppError
-        ? err
-        : err instanceof SyntaxError
-          ? ERRORS.badRequest('Request body is not valid JSON')
-          : ERRORS.internal('Internal error'),
-    ),
-  );
-  app.notFound((c) => render(ERRORS.noRoute(c.req.method, c.req.path)));
-  app.get('/healthz', (c) => c.json({ status: 'ok', function: 'presign', runtime }));
-  return app.route('/', presignCore(deps));
+/** Compatibility `GET /storage/presign/download`: a full key in scope, else a name in the folder. */
+export function signNamedDownload(deps: PresignCoreDeps, scope: AccessScope, name: string) {
+  const key = name.startsWith(scope.prefix)
+    ? name
+    : `${scope.home}${splitRelative(name, 'object_name').join('/')}`;
+  return signDownload(deps, scope, key);
 }

@@ -4,7 +4,7 @@
 import { createTokenVerifier } from '../../shared/auth/jwt.ts';
 import { ConfigError, parsePresignSettings } from '../../shared/config/settings.ts';
 import { createPresigner } from '../../shared/object-store/presigner.ts';
-import { standalonePresignApp } from '../presign/core.ts';
+import { standalonePresignApp } from '../presign/standalone.ts';
 
 /** Bindings are the Node environment variables (`JWT_SECRET`, `MINIO_*`, `SLUICE_*`), as strings. */
 type Bindings = Record<string, string | undefined>;

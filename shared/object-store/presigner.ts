@@ -97,6 +97,11 @@ export function createPresigner(opts: PresignerOptions) {
   const basePath = url.pathname.replace(/\/$/, '');
   const h = opts.hashes ?? jsHashes;
   const keys = new Map<string, (data: string) => string>();
+  // The credential scope changes once a day; encoding it is a noticeable part of one URL.
+  let credentialDate = '';
+  let scope = '';
+  let credential = '';
+  let encodedCredential = '';
 
   /** HMAC keyed with the day's signing key. */
   const signer = (date: string) => {
@@ -117,7 +122,12 @@ export function createPresigner(opts: PresignerOptions) {
     presign(req: PresignRequest): string {
       const amzDate = amzDateOf(req.now ?? new Date());
       const date = amzDate.slice(0, 8);
-      const scope = `${date}/${opts.region}/s3/aws4_request`;
+      if (date !== credentialDate) {
+        credentialDate = date;
+        scope = `${date}/${opts.region}/s3/aws4_request`;
+        credential = `${opts.accessKeyId}/${scope}`;
+        encodedCredential = uriEncode(credential);
+      }
       const extraHeaders = req.headers ? Object.entries(req.headers) : [];
       const extraQuery = req.query ? Object.entries(req.query) : [];
       const headerNames =
@@ -128,11 +138,11 @@ export function createPresigner(opts: PresignerOptions) {
       let query: string;
       if (extraQuery.length === 0) {
         // The five X-Amz-* parameters, already in code-point order.
-        query = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${uriEncode(`${opts.accessKeyId}/${scope}`)}&X-Amz-Date=${amzDate}&X-Amz-Expires=${req.expiresIn}&X-Amz-SignedHeaders=${uriEncode(signedHeaders)}`;
+        query = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${encodedCredential}&X-Amz-Date=${amzDate}&X-Amz-Expires=${req.expiresIn}&X-Amz-SignedHeaders=${uriEncode(signedHeaders)}`;
       } else {
         const params: [string, string][] = [
           ['X-Amz-Algorithm', 'AWS4-HMAC-SHA256'],
-          ['X-Amz-Credential', `${opts.accessKeyId}/${scope}`],
+          ['X-Amz-Credential', credential],
           ['X-Amz-Date', amzDate],
           ['X-Amz-Expires', String(req.expiresIn)],
           ['X-Amz-SignedHeaders', signedHeaders],

@@ -48,3 +48,50 @@ describe('API documentation', () => {
     expect(html).toContain('/api/v1/uploads');
   });
 });
+
+describe('presign response schemas', () => {
+  it('every presign operation declares its success body and its error bodies with real shapes', async () => {
+    const doc = (await (
+      await createApp('presign', stack.services).request('/openapi.json')
+    ).json()) as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            responses: Record<
+              string,
+              { content?: Record<string, { schema: Record<string, unknown> }> }
+            >;
+          }
+        >
+      >;
+    };
+    const ops = Object.entries(doc.paths).flatMap(([p, byMethod]) =>
+      Object.entries(byMethod).map(([m, op]) => ({ name: `${m} ${p}`, op })),
+    );
+    expect(ops.length).toBeGreaterThanOrEqual(17);
+    for (const { name, op } of ops) {
+      const statuses = Object.keys(op.responses);
+      expect(
+        statuses.some((s) => s.startsWith('2')),
+        name,
+      ).toBe(true);
+      expect(
+        statuses.some((s) => s.startsWith('4')),
+        name,
+      ).toBe(true);
+      for (const [status, res] of Object.entries(op.responses)) {
+        const schema = res.content?.['application/json']?.schema;
+        expect(schema, `${name} ${status}`).toBeDefined();
+        // A placeholder is an object schema without properties; a union lists its members.
+        const shaped = schema?.properties ?? schema?.anyOf ?? schema?.oneOf;
+        expect(shaped, `${name} ${status} has no declared shape`).toBeDefined();
+        if (status.startsWith('4'))
+          expect(Object.keys(schema?.properties as object)).toEqual(
+            expect.arrayContaining(['statusCode', 'code', 'error', 'message']),
+          );
+      }
+    }
+  });
+});

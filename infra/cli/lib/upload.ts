@@ -206,7 +206,7 @@ async function attemptUpload(
           if (res.status === 404)
             throw new StaleUpload(`the object store no longer knows upload ${plan.uploadId}`);
           if (!res.ok) throw new Error(`part PUT answered ${res.status}`);
-          const tag = unquoteEtag(res.headers.get('etag') ?? '');
+          const tag = unquoteEtag(res.headers.get('etag')) ?? '';
           // An MD5 ETag that differs from the bytes sent means they were damaged on the way.
           if (/^[0-9a-f]{32}$/.test(tag) && tag !== md5)
             throw new Error(
@@ -257,7 +257,7 @@ async function verifyStored(api: Api, fh: FileHandle, size: number, plan: Plan):
     );
   if (!found) throw fail('is missing on the server');
   if (found.size !== size) throw fail(`is ${found.size} bytes on the server, the file ${size}`);
-  const etag = unquoteEtag(found.etag ?? '');
+  const etag = unquoteEtag(found.etag) ?? '';
   if (MD5_ETAG.test(etag)) {
     if (etag !== local.md5 && etag !== local.composite)
       throw fail(
