@@ -73,6 +73,8 @@ export interface Config {
   drainTimeoutMs: number;
   /** Bearer token Prometheus sends to scrape `/metrics`; unset = `/metrics` refuses every scrape. */
   metrics: { token?: string };
+  /** Exact origins a browser may call the API from (CORS); empty = none. */
+  cors: { origins: string[] };
 }
 
 // Built on first use: most deployments set no SLUICE_CONFIG, and every schema built at module load is
@@ -99,6 +101,14 @@ const buildTomlSchema = () =>
   });
 type TomlConfig = z.infer<ReturnType<typeof buildTomlSchema>>;
 let tomlSchema: ReturnType<typeof buildTomlSchema> | undefined;
+
+/** `SLUICE_CORS_ORIGINS` as a list (the schema checked its shape). */
+function parseOrigins(list: string): string[] {
+  return list
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+}
 
 function databaseUrl(env: Env): string {
   if (env.DATABASE_URL) return env.DATABASE_URL;
@@ -231,6 +241,7 @@ export function parseConfig(raw: Record<string, string | undefined>): Config {
     workers: { ttlS: env.SLUICE_WORKER_TTL_S },
     drainTimeoutMs: env.SLUICE_DRAIN_TIMEOUT_S * 1000,
     metrics: { token: env.SLUICE_METRICS_TOKEN },
+    cors: { origins: parseOrigins(env.SLUICE_CORS_ORIGINS) },
   };
 }
 

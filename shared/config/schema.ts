@@ -152,6 +152,22 @@ export const envSchema = z.object({
   SLUICE_WEBHOOK_TOKEN: optionalText,
   /** Bearer token Prometheus must send to scrape `/metrics` (unset: `/metrics` answers 401 to all). */
   SLUICE_METRICS_TOKEN: optionalText,
+  /**
+   * Browser origins allowed to call the API cross-origin (CORS), comma-separated exact origins such as
+   * `https://lab.example.org,http://localhost:5173`. Empty (the default): no cross-origin access.
+   * Listed origins may send credentials; the local S3 server gets the same list as its bucket CORS.
+   */
+  SLUICE_CORS_ORIGINS: z._default(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^\s*(?:https?:\/\/[^/,\s]+(?:\s*,\s*https?:\/\/[^/,\s]+)*)?\s*$/,
+          'comma-separated origins like https://lab.example.org (scheme and host, no path)',
+        ),
+      ),
+    '',
+  ),
   /** Bearer token protecting `POST /rescan`. */
   SLUICE_RESCAN_TOKEN: optionalText,
   /** Object suffixes that are ingested. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { AccessScope } from '../auth/access-scope.ts';
 import { bearer, isAdmin, type Principal } from '../auth/jwt.ts';
@@ -80,6 +81,52 @@ export const requireUser =
     await next();
   };
 
+/** Request headers a cross-origin caller may send (preflight answer). */
+export const CORS_ALLOW_HEADERS = [
+  'authorization',
+  'content-type',
+  'x-request-id',
+  'range',
+  'if-match',
+  'if-none-match',
+];
+/** Response headers a cross-origin caller may read: validators, retry hints, ranges, ids. */
+export const CORS_EXPOSE_HEADERS = [
+  'ETag',
+  'Retry-After',
+  'Content-Range',
+  'Content-Length',
+  'Accept-Ranges',
+  'Content-Disposition',
+  'Location',
+  'X-Request-Id',
+];
+
+/**
+ * CORS for the origins in `SLUICE_CORS_ORIGINS` only: a listed origin gets the preflight answer,
+ * `Access-Control-Allow-Origin` set to itself (never `*`), credentials and the exposed headers, on
+ * error answers too. A preflight from any other origin is refused with a 403 carrying no CORS headers,
+ * so the browser blocks the call; requests without `Origin` (curl, same-origin GETs) pass unchanged.
+ */
+export function corsAllowList(origins: readonly string[]): MiddlewareHandler<AppEnv> {
+  const allowed = new Set(origins);
+  const listed = cors({
+    origin: (o) => (allowed.has(o) ? o : null),
+    credentials: true,
+    allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowHeaders: CORS_ALLOW_HEADERS,
+    exposeHeaders: CORS_EXPOSE_HEADERS,
+    maxAge: 600,
+  });
+  return async (c, next) => {
+    const origin = c.req.header('origin');
+    if (origin !== undefined && allowed.has(origin)) return listed(c, next);
+    if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method') !== undefined)
+      throw ERRORS.forbidden(`Origin '${origin ?? ''}' is not listed in SLUICE_CORS_ORIGINS`);
+    await next();
+  };
+}
+
 export interface FunctionAppOptions {
   /** Largest accepted request body; default 1 MiB. */
   maxBodyBytes?: number;
@@ -126,6 +173,7 @@ export function createFunctionApp(
       c.get('log').info({ method: c.req.method, path, status: c.res.status, ms }, 'request');
     }
   });
+  app.use('*', corsAllowList(services.config.cors.origins));
   const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
   const tooLarge = () => ERRORS.tooLarge(`Request body exceeds ${maxBody} bytes`);
   // Hono's bodyLimit re-wraps every body stream; only chunked bodies (no Content-Length) need that.
