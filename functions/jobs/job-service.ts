@@ -176,7 +176,7 @@ export const jobService = {
       ],
     );
     return {
-      worker_id: w.worker_id,
+      workerId: w.worker_id,
       ttlS: services.config.workers.ttlS,
       leaseS: services.config.events.leaseS,
     };

@@ -1,8 +1,19 @@
-import { answer, createRoute, json, ok } from '../../shared/http/api-router.ts';
+import { createRoute, json } from '../../shared/http/api-router.ts';
 import { type AppRouter, createRouter, requireUser } from '../../shared/http/app-kit.ts';
 import type { Services } from '../../shared/services.ts';
 import * as z from '../../shared/validation/zod.ts';
+import {
+  aliasNote,
+  answers,
+  credentialListSchema,
+  credentialSchema,
+  mintedCredentialSchema,
+  withAliases,
+  workerTokenSchema,
+} from './schemas.ts';
 import { workerCredentials } from './worker-credentials.ts';
+
+const mintAliases = { ttl_days: 'ttlDays' };
 
 const base = '/api/v1/worker-credentials';
 const credentialId = z.object({ id: z.string().check(z.regex(/^[a-f0-9]{16}$/, '16 hex digits')) });
@@ -23,24 +34,35 @@ export function workerCredentialRoutes(services: Services): AppRouter {
       summary: 'Admin: mint a long-lived, revocable worker credential (shown once)',
       request: {
         body: json(
-          z.strictObject({
-            name: z.string().check(z.regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ -')),
-            ttl_days: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3650)), 365),
-            note: z.optional(z.string().check(z.maxLength(200))),
-          }),
+          withAliases(
+            z.strictObject({
+              name: z.string().check(z.regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ -')),
+              ttlDays: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3650)), 365),
+              note: z.optional(z.string().check(z.maxLength(200))),
+            }),
+            mintAliases,
+          ),
         ),
       },
-      responses: { 201: answer('The credential') },
+      description: aliasNote(mintAliases),
+      responses: answers(
+        201,
+        'The credential (its secret shown only here)',
+        mintedCredentialSchema,
+      ),
     }),
-    async (c) =>
-      c.json(await workerCredentials.mint(services, c.get('principal'), c.req.valid('json')), 201),
+    async (c) => {
+      const { name, ttlDays, note } = c.req.valid('json');
+      const input = { name, ttl_days: ttlDays, note };
+      return c.json(await workerCredentials.mint(services, c.get('principal'), input), 201);
+    },
   );
   r.openapi(
     createRoute({
       method: 'get',
       path: base,
       summary: 'Admin: worker credentials',
-      responses: ok('List'),
+      responses: answers(200, 'List', credentialListSchema, [401, 403]),
     }),
     async (c) => c.json({ credentials: await workerCredentials.list(services) }, 200),
   );
@@ -50,7 +72,7 @@ export function workerCredentialRoutes(services: Services): AppRouter {
       path: `${base}/{id}`,
       summary: 'Admin: revoke a worker credential (its workers stop at their next token renewal)',
       request: { params: credentialId },
-      responses: ok('Revoked'),
+      responses: answers(200, 'Revoked', credentialSchema, [400, 401, 403, 404]),
     }),
     async (c) => c.json(await workerCredentials.revoke(services, c.req.valid('param').id), 200),
   );
@@ -64,7 +86,7 @@ export function workerCredentialRoutes(services: Services): AppRouter {
           z.strictObject({ credential: z.string().check(z.minLength(1), z.maxLength(200)) }),
         ),
       },
-      responses: ok('An access token'),
+      responses: answers(200, 'An access token', workerTokenSchema, [400, 401, 503]),
     }),
     async (c) =>
       c.json(await workerCredentials.exchange(services, c.req.valid('json').credential), 200),

@@ -87,6 +87,11 @@ export const workerCredentials = {
       roles: ['worker'],
       ttlS: ttl,
     });
-    return { access_token: token, token_type: 'Bearer', expires_in: ttl, principal: row.principal };
+    return {
+      accessToken: token,
+      tokenType: 'Bearer' as const,
+      expiresIn: ttl,
+      principal: row.principal,
+    };
   },
 };

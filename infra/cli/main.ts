@@ -6,7 +6,8 @@ const program = new Command()
   .description('Upload, register and ingest research data through a Sluice deployment')
   .option('--json', 'machine-readable output')
   .option('--api <url>', 'API base URL (default: from .sluice/stack.json or SLUICE_API)')
-  .option('--token <jwt>', 'access token (default: SLUICE_TOKEN or the local dev token)');
+  .option('--token <jwt>', 'access token (default: SLUICE_TOKEN or the local dev token)')
+  .option('--timeout <seconds>', 'bound on each API call (default 30)');
 
 registerCommands(program);
 

@@ -99,7 +99,7 @@ export function createWorker(opts: WorkerOptions) {
   /** Reports a failure and records it in this worker's own log. */
   const fail = async (job: ClaimedJob, code: string, error: string) => {
     log(`[job ${job.id}] failed ${code}: ${error}`);
-    await call('POST', `/api/v1/jobs/${job.id}/fail`, { worker_id: opts.workerId, code, error });
+    await call('POST', `/api/v1/jobs/${job.id}/fail`, { workerId: opts.workerId, code, error });
   };
 
   /** Every file under `dir`, as paths relative to it (transfer-mode outputs keep their folders). */
@@ -123,7 +123,7 @@ export function createWorker(opts: WorkerOptions) {
       return;
     }
     const beat = setInterval(() => {
-      call('POST', `/api/v1/jobs/${job.id}/heartbeat`, { worker_id: opts.workerId }).catch(
+      call('POST', `/api/v1/jobs/${job.id}/heartbeat`, { workerId: opts.workerId }).catch(
         (err: Error) => {
           if (err instanceof WorkerAuthError) log(`[job ${job.id}] heartbeat: ${err.message}`);
         },
@@ -176,7 +176,7 @@ export function createWorker(opts: WorkerOptions) {
       if (job.mode === 'transfer') {
         for (const name of await filesUnder(outputDir)) {
           const { url } = await call<{ url: string }>('POST', `/api/v1/jobs/${job.id}/output-url`, {
-            worker_id: opts.workerId,
+            workerId: opts.workerId,
             name,
           });
           const put = await fetch(url, {
@@ -187,8 +187,8 @@ export function createWorker(opts: WorkerOptions) {
         }
       }
       const done = await call<{ outputPath?: string }>('POST', `/api/v1/jobs/${job.id}/complete`, {
-        worker_id: opts.workerId,
-        output_path: outputRef,
+        workerId: opts.workerId,
+        outputPath: outputRef,
       });
       log(`[job ${job.id}] done -> ${done.outputPath ?? outputRef}`);
     } catch (err) {
@@ -215,8 +215,8 @@ export function createWorker(opts: WorkerOptions) {
       while (!stopping) {
         try {
           await call('POST', '/api/v1/workers/announce', {
-            worker_id: opts.workerId,
-            capabilities: { storage_backends: backends, kinds },
+            workerId: opts.workerId,
+            capabilities: { storageBackends: backends, kinds },
           });
           const { job } = await call<{ job: ClaimedJob | null }>(
             'POST',

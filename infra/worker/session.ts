@@ -1,3 +1,5 @@
+import { ApiError, apiRequest } from '../lib/api-request.ts';
+
 /** A worker that can no longer authenticate: it says so once and stops (the CLI exits non-zero). */
 export class WorkerAuthError extends Error {}
 
@@ -22,29 +24,22 @@ export function createSession(opts: SessionOptions) {
   let access = opts.credential ? undefined : opts.token;
   let renewAt = Number.POSITIVE_INFINITY;
 
-  const request = (method: string, url: string, token: string | undefined, body?: unknown) =>
-    fetch(`${opts.api}${url}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        'content-type': 'application/json',
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  const read = async (res: Response) =>
-    (await res.json().catch(() => ({}))) as Record<string, unknown> & { message?: string };
+  const request = <T>(method: string, path: string, token: string | undefined, body?: unknown) =>
+    apiRequest<T>({ base: opts.api, method, path, token, body, timeoutMs });
 
   async function renew(): Promise<string> {
-    const res = await request('POST', '/api/v1/worker-credentials/token', undefined, {
-      credential: opts.credential,
+    const out = await request<{ accessToken: string; expiresIn: number }>(
+      'POST',
+      '/api/v1/worker-credentials/token',
+      undefined,
+      { credential: opts.credential },
+    ).catch((err: ApiError) => {
+      if (err.status === 401 || err.status === 403)
+        throw new WorkerAuthError(`worker credential refused: ${err.message}`);
+      throw new Error(`worker token exchange: ${err.status} ${err.message}`);
     });
-    const out = await read(res);
-    if (res.status === 401 || res.status === 403)
-      throw new WorkerAuthError(`worker credential refused: ${out.message ?? res.status}`);
-    if (!res.ok) throw new Error(`worker token exchange: ${res.status} ${out.message ?? ''}`);
-    const ttl = Number(out.expires_in);
-    access = String(out.access_token);
+    const ttl = Number(out.expiresIn);
+    access = String(out.accessToken);
     renewAt = Date.now() + (ttl * 1000 * 2) / 3;
     return access;
   }
@@ -57,14 +52,18 @@ export function createSession(opts: SessionOptions) {
   return {
     /** One API call; throws `WorkerAuthError` when the worker cannot authenticate any more. */
     async call<T>(method: string, url: string, body?: unknown): Promise<T> {
-      let res = await request(method, url, await bearer(), body);
-      if (res.status === 401 && opts.credential)
-        res = await request(method, url, await bearer(true), body);
-      const out = await read(res);
-      if (res.status === 401)
-        throw new WorkerAuthError(`${method} ${url}: 401 ${out.message ?? 'unauthorized'}`);
-      if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${out.message ?? ''}`);
-      return out as T;
+      const once = async (force: boolean) => request<T>(method, url, await bearer(force), body);
+      try {
+        return await once(false).catch((err: unknown) => {
+          if (err instanceof ApiError && err.status === 401 && opts.credential) return once(true);
+          throw err;
+        });
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        if (err.status === 401)
+          throw new WorkerAuthError(`${method} ${url}: 401 ${err.message ?? 'unauthorized'}`);
+        throw new Error(`${method} ${url}: ${err.status} ${err.message}`);
+      }
     },
   };
 }

@@ -57,8 +57,8 @@ export async function startJobsApi(env: Record<string, string>): Promise<JobsApi
     job: async (id) => (await self.call('GET', `/api/v1/jobs/${id}`, admin)).body,
     announce: (id, backends, kinds) =>
       self.call('POST', '/api/v1/workers/announce', workerToken, {
-        worker_id: id,
-        capabilities: { storage_backends: backends, ...(kinds ? { kinds } : {}) },
+        workerId: id,
+        capabilities: { storageBackends: backends, ...(kinds ? { kinds } : {}) },
       }),
     async close() {
       await db.end();

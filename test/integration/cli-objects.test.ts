@@ -296,12 +296,12 @@ describe('sluice upload / download / ls', () => {
         input_file: 'imgs/cells.h5ad',
         output_dir: 'out',
       }),
-    }).then((r) => r.json() as Promise<{ job_id: number }>);
+    }).then((r) => r.json() as Promise<{ jobId: number }>);
     expect((await sluice(['jobs', 'ls'])).stdout).toMatch(
-      new RegExp(`^${job.job_id}\tcopy\tqueued\tdata`, 'm'),
+      new RegExp(`^${job.jobId}\tcopy\tqueued\tdata`, 'm'),
     );
-    expect(JSON.parse((await sluice(['jobs', 'show', String(job.job_id)])).stdout)).toMatchObject({
-      id: job.job_id,
+    expect(JSON.parse((await sluice(['jobs', 'show', String(job.jobId)])).stdout)).toMatchObject({
+      id: job.jobId,
       status: 'queued',
     });
   });

@@ -100,7 +100,7 @@ describe('hostile file names reach the --exec command as data', () => {
     for (const n of names) {
       const r = await submit({ input_file: `in/${n}`, output_dir: 'out/hostile' });
       expect(r.status, n).toBe(201);
-      ids.push(r.body.job_id);
+      ids.push(r.body.jobId);
     }
     const logs: string[] = [];
     const w = createWorker({
@@ -146,9 +146,7 @@ describe('two workers racing (one conditional statement per transition)', () => 
     await writeFile(phys('scratch/amick/in/race.txt'), 'race');
     const ids = new Set<number>();
     for (let i = 0; i < 8; i++)
-      ids.add(
-        (await submit({ input_file: 'in/race.txt', output_dir: `out/race${i}` })).body.job_id,
-      );
+      ids.add((await submit({ input_file: 'in/race.txt', output_dir: `out/race${i}` })).body.jobId);
     await announce('racer-a', ['scratch']);
     await announce('racer-b', ['scratch']);
     const claims = await Promise.all(
@@ -189,7 +187,7 @@ describe('two workers racing (one conditional statement per transition)', () => 
 
   it("a heartbeat from a worker whose job was requeued and claimed by another does not extend the other's lease", async () => {
     await clearQueue();
-    const id = (await submit({ input_file: 'in/race.txt', output_dir: 'out/hb' })).body.job_id;
+    const id = (await submit({ input_file: 'in/race.txt', output_dir: 'out/hb' })).body.jobId;
     await announce('hb-a', ['scratch']);
     await announce('hb-b', ['scratch']);
     expect((await claim('hb-a')).body.job.id).toBe(id);
@@ -223,7 +221,7 @@ describe('two workers racing (one conditional statement per transition)', () => 
 
   it('fail racing complete: exactly one wins, and fail never overwrites a finished job', async () => {
     await clearQueue();
-    const id = (await submit({ input_file: 'in/race.txt', output_dir: 'out/fc' })).body.job_id;
+    const id = (await submit({ input_file: 'in/race.txt', output_dir: 'out/fc' })).body.jobId;
     await announce('fc-a', ['scratch']);
     expect((await claim('fc-a')).body.job.id).toBe(id);
     const [done, failed] = await race(id, [
@@ -284,7 +282,7 @@ describe('capabilities: a worker claims only kinds it runs', () => {
     });
     expect(plain.kinds).toEqual(['copy']);
     await plain.run();
-    expect(await job(copy.body.job_id)).toMatchObject({ status: 'done', workerId: 'plain-box' });
+    expect(await job(copy.body.jobId)).toMatchObject({ status: 'done', workerId: 'plain-box' });
     expect((await claim('plain-box')).body.job).toBeNull();
     // A copy-only worker is live now: a new train job is still told nobody runs it.
     expect(
@@ -293,8 +291,8 @@ describe('capabilities: a worker claims only kinds it runs', () => {
     expect((await submit({ input_file: 'in/k.txt', output_dir: 'out/k3' })).body.warning).toBe(
       undefined,
     );
-    expect(await job(train.body.job_id)).toMatchObject({ status: 'queued', attempts: 0 });
-    expect(await job(trainFar.body.job_id)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(await job(train.body.jobId)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(await job(trainFar.body.jobId)).toMatchObject({ status: 'queued', attempts: 0 });
     const workers = (await call('GET', '/api/v1/workers', admin)).body.workers as {
       workerId: string;
       kinds: string[];
@@ -314,12 +312,12 @@ describe('capabilities: a worker claims only kinds it runs', () => {
       log: (l) => logs.push(l),
     });
     await trainer.run();
-    expect(await job(train.body.job_id)).toMatchObject({
+    expect(await job(train.body.jobId)).toMatchObject({
       status: 'failed',
       errorCode: 'EXIT_CODE',
       workerId: 'trainer',
     });
-    expect(logs).toContain(`[job ${train.body.job_id}] failed EXIT_CODE: command exited with 1`);
+    expect(logs).toContain(`[job ${train.body.jobId}] failed EXIT_CODE: command exited with 1`);
   });
 });
 
@@ -347,12 +345,10 @@ describe('worker credentials', () => {
     const ok = await call('POST', '/api/v1/worker-credentials/token', undefined, {
       credential: minted.body.credential,
     });
-    expect(ok.body).toMatchObject({ principal: 'worker:gpu-1', expires_in: 2 });
+    expect(ok.body).toMatchObject({ principal: 'worker:gpu-1', expiresIn: 2, tokenType: 'Bearer' });
     // The exchanged token has the worker role and nothing else.
-    expect((await call('GET', '/api/v1/worker-credentials', ok.body.access_token)).status).toBe(
-      403,
-    );
-    expect((await call('GET', '/api/v1/workers', ok.body.access_token)).status).toBe(200);
+    expect((await call('GET', '/api/v1/worker-credentials', ok.body.accessToken)).status).toBe(403);
+    expect((await call('GET', '/api/v1/workers', ok.body.accessToken)).status).toBe(200);
   });
 
   it('a worker on a credential outlives many token lifetimes, and stops with a clear error once revoked', async () => {
@@ -375,9 +371,9 @@ describe('worker credentials', () => {
     const late = await submit({ input_file: 'in/late.txt', output_dir: 'out/late' });
     await until(
       'the late job to finish',
-      async () => (await job(late.body.job_id)).status === 'done',
+      async () => (await job(late.body.jobId)).status === 'done',
     );
-    expect((await job(late.body.job_id)).workerId).toBe('long-runner');
+    expect((await job(late.body.jobId)).workerId).toBe('long-runner');
     await call('DELETE', `/api/v1/worker-credentials/${minted.body.id}`, admin);
     const t0 = Date.now();
     await expect(running).rejects.toBeInstanceOf(WorkerAuthError);
@@ -427,7 +423,7 @@ describe('worker credentials', () => {
     ]);
     if (typeof code === 'string') child.kill('SIGKILL');
     expect(code, out).toBe(3);
-    expect(await job(before.body.job_id)).toMatchObject({
+    expect(await job(before.body.jobId)).toMatchObject({
       status: 'done',
       workerId: 'short-lived',
     });
@@ -443,7 +439,7 @@ describe('transfer-mode staging is never ingested', () => {
     await writeFile(phys('gdrive/amick/in/st.txt'), 'staged once');
     const id = (
       await submit({ storage_backend: 'gdrive', input_file: 'in/st.txt', output_dir: 'out/st' })
-    ).body.job_id;
+    ).body.jobId;
     await announce('far-box', ['scratch']);
     expect((await claim('far-box')).body.job).toMatchObject({ id, mode: 'transfer' });
     const staged = () =>

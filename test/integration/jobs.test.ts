@@ -5,8 +5,16 @@ import path from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  announcedSchema,
+  createdJobSchema,
+  errorSchema,
+  jobListSchema,
+  renameAliases,
+} from '../../functions/jobs/schemas.ts';
 import { createWorker } from '../../infra/worker/agent.ts';
 import { parseConfig } from '../../shared/config/load.ts';
+import * as z from '../../shared/validation/zod.ts';
 import { type JobsApi, startJobsApi } from '../helpers/jobs-api.ts';
 import type { TestStack } from '../helpers/stack.ts';
 
@@ -127,12 +135,12 @@ describe('routing by storage capability', () => {
       log: (l) => logs.push(l),
     });
     await b.run();
-    expect(await job(s.body.job_id)).toMatchObject({
+    expect(await job(s.body.jobId)).toMatchObject({
       status: 'done',
       workerId: 'worker-b',
       mode: 'direct',
     });
-    expect((await job(v.body.job_id)).status).toBe('queued');
+    expect((await job(v.body.jobId)).status).toBe('queued');
     const a = createWorker({
       api,
       token: workerToken,
@@ -143,7 +151,7 @@ describe('routing by storage capability', () => {
       log: (l) => logs.push(l),
     });
     await a.run();
-    const done = await job(v.body.job_id);
+    const done = await job(v.body.jobId);
     expect(done).toMatchObject({
       status: 'done',
       workerId: 'worker-a',
@@ -179,7 +187,7 @@ describe('routing by storage capability', () => {
       log: () => {},
     });
     await b.run();
-    const done = await job(g.body.job_id);
+    const done = await job(g.body.jobId);
     expect(done).toMatchObject({ status: 'done', mode: 'transfer', workerId: 'worker-b' });
     // Delivered where the owner reads it: the job's output_dir on its own backend.
     expect(done.outputPath).toBe('gdrive:amick/out/g');
@@ -188,7 +196,7 @@ describe('routing by storage capability', () => {
     );
     // The staging folder (input and outputs) is gone.
     const left = await stack.services.s3.internal.send(
-      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: `_jobs/${g.body.job_id}/` }),
+      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: `_jobs/${g.body.jobId}/` }),
     );
     expect(left.KeyCount ?? 0).toBe(0);
   });
@@ -202,7 +210,7 @@ describe('routing by storage capability', () => {
     );
     const claimed = await call('POST', '/api/v1/workers/worker-b/claim', workerToken);
     expect(claimed.body.job).toBeNull();
-    expect(await job(t.body.job_id)).toMatchObject({
+    expect(await job(t.body.jobId)).toMatchObject({
       status: 'failed',
       errorCode: 'BACKEND_NOT_AVAILABLE',
       error: expect.stringContaining("Backend 'tape'"),
@@ -235,9 +243,9 @@ describe('backward compatibility', () => {
       log: (x) => logs.push(x),
     });
     await w.run();
-    expect(await job(l.body.job_id)).toMatchObject({ status: 'done', workerId: 'old-box' });
+    expect(await job(l.body.jobId)).toMatchObject({ status: 'done', workerId: 'old-box' });
     expect(await readFile(phys('legacy/amick/out/l/l.txt'), 'utf8')).toBe('legacy root');
-    expect(await job(bad.body.job_id)).toMatchObject({
+    expect(await job(bad.body.jobId)).toMatchObject({
       status: 'failed',
       errorCode: 'PATH_ERROR',
       error: "User directory 'nobody' not found in backend 'default'",
@@ -259,9 +267,9 @@ describe('a worker killed mid-job', () => {
     );
     const child = spawnWorker(workerToml, 'doomed', 'sleep 30', { SLUICE_HEARTBEAT_MS: '500' });
     const t0 = Date.now();
-    while (Date.now() - t0 < 30_000 && (await job(k.body.job_id)).status !== 'running')
+    while (Date.now() - t0 < 30_000 && (await job(k.body.jobId)).status !== 'running')
       await new Promise((r) => setTimeout(r, 100));
-    expect(await job(k.body.job_id)).toMatchObject({ status: 'running', workerId: 'doomed' });
+    expect(await job(k.body.jobId)).toMatchObject({ status: 'running', workerId: 'doomed' });
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
@@ -279,7 +287,7 @@ describe('a worker killed mid-job', () => {
       log: () => {},
     });
     await rescuer.run();
-    expect(await job(k.body.job_id)).toMatchObject({
+    expect(await job(k.body.jobId)).toMatchObject({
       status: 'done',
       workerId: 'rescuer',
       attempts: 2,
@@ -306,12 +314,12 @@ describe('graceful shutdown', () => {
       `sh -c 'sleep 1.5 && cp "$SLUICE_INPUT" "$SLUICE_OUTPUT_DIR"/'`,
     );
     const t0 = Date.now();
-    while (Date.now() - t0 < 30_000 && (await job(t.body.job_id)).status !== 'running')
+    while (Date.now() - t0 < 30_000 && (await job(t.body.jobId)).status !== 'running')
       await new Promise((r) => setTimeout(r, 50));
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(await job(t.body.job_id)).toMatchObject({ status: 'done', workerId: 'graceful' });
+    expect(await job(t.body.jobId)).toMatchObject({ status: 'done', workerId: 'graceful' });
     expect(await readFile(phys('scratch/amick/out/t/t.txt'), 'utf8')).toBe('term');
   }, 60_000);
 });
@@ -393,5 +401,59 @@ describe('hostile input', () => {
     // A worker principal cannot read jobs held by someone else's workers.
     expect((await call('GET', `/api/v1/jobs/${mine[0]?.id}`, other)).status).toBe(404);
     expect((await call('POST', '/api/v1/workers/worker-a/claim', other)).status).toBe(403);
+  });
+
+  it('answers camelCase, as declared, and takes the snake_case request names as aliases', async () => {
+    const camel = await submit({
+      storageBackend: 'scratch',
+      inputFile: 'in/s.txt',
+      outputDir: 'o/c',
+    });
+    const snake = await submit({
+      storage_backend: 'scratch',
+      input_file: 'in/s.txt',
+      output_dir: 'o/s',
+    });
+    for (const r of [camel, snake]) {
+      expect(r.status).toBe(201);
+      // Strict parse of the declared answer: a snake_case field left behind would fail it.
+      z.parse(z.strictObject({ ...createdJobSchema.def.shape }), r.body);
+      expect(r.body.jobId).toBe(r.body.job.id);
+    }
+    expect(snake.body.job).toMatchObject({ storageBackend: 'scratch', outputDir: 'o/s' });
+    z.parse(jobListSchema, (await call('GET', '/api/v1/jobs', amick)).body);
+    const bad = await submit({ storageBackend: 'scratch', inputFile: '' });
+    expect(bad.status).toBe(400);
+    z.parse(errorSchema, bad.body);
+    expect(JSON.stringify(bad.body.details)).toContain('inputFile');
+    const announced = await call('POST', '/api/v1/workers/announce', workerToken, {
+      worker_id: 'alias-box',
+      capabilities: { storage_backends: ['scratch'] },
+    });
+    expect(z.parse(z.strictObject({ ...announcedSchema.def.shape }), announced.body)).toMatchObject(
+      {
+        workerId: 'alias-box',
+      },
+    );
+    const doc = (await call('GET', '/openapi.json', undefined)).body;
+    const post = doc.paths['/api/v1/jobs'].post;
+    expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(['201', '400', '401']));
+    expect(post.responses['201'].content['application/json'].schema.properties).toHaveProperty(
+      'jobId',
+    );
+    expect(post.requestBody.content['application/json'].schema.properties).toHaveProperty(
+      'inputFile',
+    );
+    expect(post.description).toContain('`input_file` for `inputFile`');
+  });
+
+  it('renames an alias only where the camelCase name is not given too', () => {
+    const aliases = { input_file: 'inputFile' };
+    expect(renameAliases({ input_file: 'a', kind: 'k' }, aliases)).toEqual({
+      inputFile: 'a',
+      kind: 'k',
+    });
+    expect(renameAliases({ input_file: 'a', inputFile: 'b' }, aliases)).toEqual({ inputFile: 'b' });
+    expect(renameAliases(['x'], aliases)).toEqual(['x']);
   });
 });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { apiRequest } from '../../lib/api-request.ts';
 import { apiBase } from '../lib/api.ts';
 import { readCredentials, removeCredentials, saveCredentials } from '../lib/stack-file.ts';
 
@@ -16,19 +17,12 @@ export function register(program: Command): void {
       const base = apiBase(program);
       const password = o.password ?? process.env.SLUICE_PASSWORD;
       if (!password) throw new Error('no password: pass --password or set SLUICE_PASSWORD');
-      const res = await fetch(`${base}/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: o.user, password }),
-      });
-      const out = (await res.json()) as {
+      const out = await apiRequest<{
         accessToken?: string;
         refreshToken?: string;
         expiresIn?: number;
-        message?: string;
-      };
-      if (!res.ok || !out.accessToken)
-        throw new Error(out.message ?? `login answered ${res.status}`);
+      }>({ base, method: 'POST', path: '/auth/login', body: { username: o.user, password } });
+      if (!out.accessToken) throw new Error('login answered without an access token');
       const file = await saveCredentials({
         api: base,
         user: o.user,
@@ -53,12 +47,14 @@ export function register(program: Command): void {
       let revoked = false;
       if (creds?.refreshToken) {
         // Best effort: an unreachable API must not keep the user logged in locally.
-        revoked = await fetch(`${creds.api}/auth/logout`, {
+        revoked = await apiRequest({
+          base: creds.api,
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ refreshToken: creds.refreshToken }),
+          path: '/auth/logout',
+          body: { refreshToken: creds.refreshToken },
+          timeoutMs: 5_000,
         }).then(
-          (r) => r.ok,
+          () => true,
           () => false,
         );
       }

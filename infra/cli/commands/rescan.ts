@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { apiRequest } from '../../lib/api-request.ts';
 import { readStackFile } from '../lib/stack-file.ts';
 
 /** `sluice rescan`: runs the rescan now (POST /rescan) and prints its run record. */
@@ -25,10 +26,13 @@ export function register(program: Command): void {
       const showProgress = !json && process.stderr.isTTY;
       const ticker = showProgress
         ? setInterval(() => {
-            fetch(`${base}/api/v1/rescans?limit=1`, {
-              headers: { authorization: `Bearer ${token}` },
+            apiRequest<{ runs: Record<string, number | string>[] }>({
+              base,
+              method: 'GET',
+              path: '/api/v1/rescans?limit=1',
+              token,
+              timeoutMs: 5_000,
             })
-              .then((r) => r.json() as Promise<{ runs: Record<string, number | string>[] }>)
               .then(({ runs }) => {
                 const r = runs[0];
                 if (r?.status === 'running')
@@ -39,22 +43,18 @@ export function register(program: Command): void {
               .catch(() => {});
           }, 1000)
         : undefined;
-      const res = await fetch(`${base}/rescan`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      if (ticker) {
-        clearInterval(ticker);
-        process.stderr.write('\n');
-      }
-      const out = (await res.json()) as {
+      // The run stops itself before maxSeconds; without one, an hour is the most we wait.
+      const timeoutMs = ((body.maxSeconds ?? 3600) + 60) * 1000;
+      const out = await apiRequest<{
         status?: string;
         run?: Record<string, unknown>;
-        message?: string;
         wouldIngest?: string[];
-      };
-      if (!res.ok) throw new Error(out.message ?? `rescan answered ${res.status}`);
+      }>({ base, method: 'POST', path: '/rescan', token, body, timeoutMs }).finally(() => {
+        if (ticker) {
+          clearInterval(ticker);
+          process.stderr.write('\n');
+        }
+      });
       if (json) process.stdout.write(`${JSON.stringify(out)}\n`);
       else {
         const r = out.run ?? {};

@@ -108,7 +108,7 @@ export function register(program: Command): void {
       const out = await client.call<{ id: string; credential: string; expiresAt: string }>(
         'POST',
         '/api/v1/worker-credentials',
-        { name: opts.name, ttl_days: Number(opts.ttlDays), note: opts.note },
+        { name: opts.name, ttlDays: Number(opts.ttlDays), note: opts.note },
       );
       client.print(out, () => out.credential);
     });

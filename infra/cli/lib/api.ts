@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { decodeJwt } from 'jose';
+import { ApiError, apiRequest } from '../../lib/api-request.ts';
 import { type Credentials, readCredentials, readStackFile, saveCredentials } from './stack-file.ts';
 
 /** The API base URL: --api, SLUICE_API, or the local stack's. */
@@ -28,14 +29,15 @@ async function refreshLogin(creds: Credentials): Promise<Credentials> {
   const stale = `your saved login (${creds.user}) has expired`;
   const fix = 'run `sluice login` again, or `sluice logout` to use the local dev token';
   if (!creds.refreshToken) throw new Error(`${stale}: ${fix}`);
-  const res = await fetch(`${creds.api}/auth/refresh`, {
+  const out = await apiRequest<Partial<Credentials>>({
+    base: creds.api,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ refreshToken: creds.refreshToken }),
+    path: '/auth/refresh',
+    body: { refreshToken: creds.refreshToken },
+  }).catch((err: ApiError) => {
+    throw new Error(`${stale} and could not be refreshed (${err.message}): ${fix}`);
   });
-  const out = (await res.json().catch(() => ({}))) as Partial<Credentials> & { message?: string };
-  if (!res.ok || !out.accessToken)
-    throw new Error(`${stale} and could not be refreshed (${out.message ?? res.status}): ${fix}`);
+  if (!out.accessToken) throw new Error(`${stale} and could not be refreshed: ${fix}`);
   const next: Credentials = {
     ...creds,
     accessToken: out.accessToken,
@@ -48,7 +50,8 @@ async function refreshLogin(creds: Credentials): Promise<Credentials> {
 
 /** Calls the Sluice API with the caller's token; errors carry the server's message. */
 export function apiClient(program: Command) {
-  const opts = program.opts<{ token?: string; json?: boolean }>();
+  const opts = program.opts<{ token?: string; json?: boolean; timeout?: string }>();
+  const timeoutMs = opts.timeout ? Number(opts.timeout) * 1000 : undefined;
   const base = apiBase(program);
   const explicit = opts.token ?? process.env.SLUICE_TOKEN;
   // A saved login counts only for the API it was made against, so it never shadows another stack.
@@ -78,26 +81,15 @@ export function apiClient(program: Command) {
       body?: unknown,
     ): Promise<T> {
       const send = async () =>
-        fetch(`${base}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${await token()}`, 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-      let res = await send();
-      // A login token revoked or expired early (clock skew): refresh once and retry.
-      if (res.status === 401 && login) {
-        login = await refreshLogin(login);
-        res = await send();
-      }
-      const text = await res.text();
-      let out: T & { message?: string };
+        apiRequest<T>({ base, method, path, body, token: await token(), timeoutMs });
       try {
-        out = (text ? JSON.parse(text) : {}) as T & { message?: string };
-      } catch {
-        throw new Error(`${method} ${path} answered ${res.status} with a body that is not JSON`);
+        return await send();
+      } catch (err) {
+        // A login token revoked or expired early (clock skew): refresh once and retry.
+        if (!(err instanceof ApiError && err.status === 401 && login)) throw err;
+        login = await refreshLogin(login);
+        return send();
       }
-      if (!res.ok) throw new Error(`${out.message ?? `${method} ${path} answered ${res.status}`}`);
-      return out;
     },
     /** JSON for scripts, or the human rendering. */
     print(value: unknown, human: () => string) {
