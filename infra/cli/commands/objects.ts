@@ -8,34 +8,72 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { apiBase, apiClient } from '../lib/api.ts';
+import { FINISHED, type IngestRow, ingestLine, waitForIngests } from '../lib/ingests.ts';
+import { type ProgressSink, TransferMeter } from '../lib/progress.ts';
 import { stateDir } from '../lib/stack-file.ts';
 import { uploadFile } from '../lib/upload.ts';
 
-/** Progress on a TTY (rate and ETA); quiet when piped or with --json. */
-function progress(enabled: boolean, total: number, name: string) {
-  if (!enabled || !process.stderr.isTTY) return { add: (_n: number) => {}, stop: () => {} };
+/** Progress on a TTY (phase, rate of the bytes sent by this run, ETA); quiet when piped or --json. */
+function progress(enabled: boolean, total: number, name: string): ProgressSink & { stop(): void } {
+  if (!enabled || !process.stderr.isTTY)
+    return { phase: () => {}, add: () => {}, skip: () => {}, stop: () => {} };
   const bar = new SingleBar(
     {
-      format: `${name} [{bar}] {percentage}% | {value}/{total} bytes | {speed} MB/s | ETA {eta_formatted}`,
+      format: `${name} {phase} [{bar}] {percentage}% | {value}/{total} bytes | {speed} MB/s | ETA {eta_formatted}`,
       stream: process.stderr,
     },
     undefined,
   );
-  const t0 = Date.now();
-  let done = 0;
-  bar.start(total, 0, { speed: '0' });
+  const meter = new TransferMeter();
+  const show = () =>
+    bar.update(meter.done, { phase: meter.phase, speed: meter.speedMBps().toFixed(1) });
+  bar.start(total, 0, { phase: meter.phase, speed: '0' });
   return {
-    add(n: number) {
-      done += n;
-      bar.update(done, {
-        speed: (done / 1e6 / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(1),
-      });
+    phase(label) {
+      meter.setPhase(label);
+      show();
+    },
+    add(n) {
+      meter.addSent(n);
+      show();
+    },
+    skip(n) {
+      meter.addSkipped(n);
+      show();
     },
     stop: () => bar.stop(),
   };
 }
 
-/** `sluice upload`, `sluice download`, `sluice ls`. */
+interface UploadOpts {
+  name?: string;
+  parallel: string;
+  wait?: boolean;
+  waitTimeout: string;
+}
+
+/** `--wait`: each key's finished ingest (tables and rows) or its failure; non-zero exit on any failure. */
+async function printIngests(api: ReturnType<typeof apiClient>, keys: string[], timeoutMs: number) {
+  const done = await waitForIngests(api, keys, timeoutMs);
+  for (const [key, job] of done) {
+    if (!job) {
+      process.exitCode = 1;
+      api.print(
+        { key, status: 'timed_out' },
+        () => `${key}: no finished ingest within ${timeoutMs / 1000} s`,
+      );
+      continue;
+    }
+    if (job.status !== 'done') process.exitCode = 1;
+    api.print(job, () =>
+      job.status === 'done'
+        ? `${key}: ingested ${job.rows ?? 0} rows into ${job.tables.map((t) => `${t.table} (${t.rows} rows)`).join(', ')}`
+        : `${key}: ingest ${job.status}: ${job.error ?? 'no reason given'}`,
+    );
+  }
+}
+
+/** `sluice upload`, `sluice download`, `sluice ls`, `sluice ingests`. */
 export function register(program: Command): void {
   program
     .command('upload')
@@ -45,9 +83,15 @@ export function register(program: Command): void {
     .argument('<files...>')
     .option('--name <name>', 'object name (single file only); default: the file name')
     .option('--parallel <n>', 'parts uploaded at once', '4')
-    .action(async (files: string[], opts: { name?: string; parallel: string }) => {
+    .option('--wait', "wait for each file's ingest; print its tables and rows or why it failed")
+    .option('--wait-timeout <seconds>', 'how long --wait waits for all ingests', '600')
+    .action(async (files: string[], opts: UploadOpts) => {
       const api = apiClient(program);
       if (opts.name && files.length > 1) throw new Error('--name needs exactly one file');
+      const waitTimeoutMs = Number(opts.waitTimeout) * 1000;
+      if (!(waitTimeoutMs > 0))
+        throw new Error('--wait-timeout must be a number of seconds above 0');
+      const keys: string[] = [];
       const parallel = Number(opts.parallel);
       if (!Number.isInteger(parallel) || parallel < 1)
         throw new Error('--parallel must be a whole number of at least 1');
@@ -65,6 +109,7 @@ export function register(program: Command): void {
             say: (msg) => process.stderr.write(`sluice: ${msg}\n`),
           });
           bar.stop();
+          keys.push(out.key);
           api.print(
             { key: out.key, size: out.size, multipart: out.multipart, sha256: out.sha256 },
             () => out.key,
@@ -72,6 +117,29 @@ export function register(program: Command): void {
         } finally {
           bar.stop();
         }
+      }
+      if (opts.wait) await printIngests(api, keys, waitTimeoutMs);
+    });
+
+  program
+    .command('ingests')
+    .description('ingest jobs: key, status, tables (rows), rows, reason')
+    .option('--status <status>', 'only jobs with this status')
+    .option('--key <key>', 'only this object key')
+    .option('--limit <n>', 'at most this many jobs', '50')
+    .option('--watch', 'refresh every 2 s until interrupted or every listed job has finished')
+    .action(async (o: { status?: string; key?: string; limit: string; watch?: boolean }) => {
+      const api = apiClient(program);
+      const q = new URLSearchParams({ limit: o.limit });
+      if (o.status) q.set('status', o.status);
+      if (o.key) q.set('key', o.key);
+      for (;;) {
+        const { jobs } = await api.call<{ jobs: IngestRow[] }>('GET', `/api/v1/ingests?${q}`);
+        api.print(jobs, () =>
+          ['key\tstatus\ttables\trows\treason', ...jobs.map(ingestLine)].join('\n'),
+        );
+        if (!o.watch || jobs.every((j) => FINISHED.has(j.status))) return;
+        await new Promise((r) => setTimeout(r, 2000));
       }
     });
 

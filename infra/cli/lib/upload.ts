@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { unquoteEtag } from '../../../shared/object-store/etag.ts';
 import type { apiClient } from './api.ts';
+import type { ProgressSink } from './progress.ts';
 import {
   type MultipartPlan,
   readUploadState,
@@ -92,7 +93,7 @@ export async function uploadFile(
     file: string;
     name: string;
     parallel: number;
-    progress: { add(n: number): void };
+    progress: ProgressSink;
     say(msg: string): void;
   },
 ): Promise<UploadResult> {
@@ -135,6 +136,7 @@ async function attemptUpload(
     saved?.plan ?? (await api.call<Plan>('POST', '/api/v1/uploads', { name: opts.name, size }));
   let resumedParts = 0;
   if (plan.method === 'PUT') {
+    opts.progress.phase('uploading');
     const body = await readRange(fh, 0, size);
     await withRetries('upload', async () => {
       const res = await fetch(plan.url, { method: 'PUT', body, headers: plan.headers });
@@ -168,6 +170,7 @@ async function attemptUpload(
     const onStore = new Map(have.parts.map((p) => [p.partNumber, unquoteEtag(p.etag)]));
     const etags = new Map<number, string>();
     const todo: number[] = [];
+    if (saved) opts.progress.phase('checking sent parts');
     for (let n = 1; n <= plan.partCount; n++) {
       const sent = state.parts[String(n)];
       const stored = onStore.get(n);
@@ -176,7 +179,7 @@ async function attemptUpload(
         const chunk = await readRange(fh, start, Math.min(plan.partSize, size - start));
         if (hex('sha256', chunk) === sent.sha256) {
           etags.set(n, stored);
-          opts.progress.add(chunk.length);
+          opts.progress.skip(chunk.length);
           resumedParts++;
           continue;
         }
@@ -185,6 +188,7 @@ async function attemptUpload(
       delete state.parts[String(n)];
       todo.push(n);
     }
+    opts.progress.phase('uploading');
     let next = 0;
     const worker = async () => {
       while (next < todo.length) {
@@ -237,6 +241,7 @@ async function attemptUpload(
         throw err;
       });
   }
+  opts.progress.phase('hashing to verify');
   const sha256 = await verifyStored(api, fh, size, plan);
   return { key: plan.key, size, multipart: plan.method === 'MULTIPART', sha256, resumedParts };
 }
