@@ -97,8 +97,10 @@ describe('sluice upload / download / ls', () => {
       maxBuffer: 16 * MiB,
     });
     expect(stdout).toMatch(
-      /tty\.bin \[[=-]+\] 100% \| 7340032\/7340032 bytes \| [\d.]+ MB\/s \| ETA/,
+      /tty\.bin [a-z ]+ \[[=-]+\] 100% \| 7340032\/7340032 bytes \| [\d.]+ MB\/s \| ETA/,
     );
+    // The bar names its phase, so a long hash is not mistaken for a stalled upload.
+    expect(stdout).toContain('tty.bin uploading');
     expect(stdout).toContain('amick/tty.bin');
   });
 
