@@ -28,8 +28,17 @@ export function planParts(
 }
 
 export const presignService = {
-  /** A presigned POST whose policy pins the size (the core signs plain PUTs itself). */
-  async postUpload(services: Services, scope: AccessScope, key: string, body: UploadRequest) {
+  /**
+   * A presigned POST whose policy pins the size (the core signs plain PUTs itself); `sizeRange`
+   * replaces the exact size for clients that do not announce one (Uppy's `/s3/params`).
+   */
+  async postUpload(
+    services: Services,
+    scope: AccessScope,
+    key: string,
+    body: UploadRequest,
+    sizeRange: [number, number] = [body.size, body.size],
+  ) {
     const ttlS = services.config.presign.ttlS;
     // Loaded on first use: few uploads ask for a size-enforcing POST policy.
     const { createPresignedPost } = await importExternal<
@@ -38,7 +47,7 @@ export const presignService = {
     const post = await createPresignedPost(await services.s3.signer.client(), {
       Bucket: scope.bucket,
       Key: key,
-      Conditions: [['content-length-range', body.size, body.size]],
+      Conditions: [['content-length-range', ...sizeRange]],
       Fields: body.contentType ? { 'Content-Type': body.contentType } : {},
       Expires: ttlS,
     });

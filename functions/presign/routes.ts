@@ -6,6 +6,7 @@ import * as z from '../../shared/validation/zod.ts';
 import { authService } from './auth-service.ts';
 import { type PresignCoreDeps, presignCore } from './core.ts';
 import { presignService } from './presign-service.ts';
+import { uppyRoutes } from './uppy-routes.ts';
 
 // Shared where routes take the same field: every schema built here is cold-start time.
 const text1024 = z.string().check(z.minLength(1), z.maxLength(1024));
@@ -133,6 +134,7 @@ export function presignRoutes(services: Services): AppRouter {
 
   // --- signing routes and the token rule shared with the Workers runtime ---
   r.route('/', presignCore(coreDeps(services)));
+  r.route('/', uppyRoutes(services));
 
   // --- multipart bookkeeping and listings (Postgres and the object store's API) ---
   r.openapi(
