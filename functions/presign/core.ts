@@ -146,6 +146,7 @@ export const ACCESS_PATHS = [
   '/api/v1/downloads',
   '/api/v1/objects',
   '/storage/*',
+  '/api/v1/uppy/s3/*',
 ];
 
 /** Signs an upload: a single PUT, or (with the Node function's help) a POST policy or multipart plan. */

@@ -62,8 +62,16 @@ export function createPresignService({ presign, db, s3, presigner }: PresignServ
   }
 
   return {
-    /** A presigned POST whose policy pins the size (the core signs plain PUTs itself). */
-    async postUpload(scope: AccessScope, key: string, body: UploadRequest) {
+    /**
+     * A presigned POST whose policy pins the size (the core signs plain PUTs itself); `sizeRange`
+     * replaces the exact size for clients that do not announce one (Uppy's `/s3/params`).
+     */
+    async postUpload(
+      scope: AccessScope,
+      key: string,
+      body: UploadRequest,
+      sizeRange: [number, number] = [body.size, body.size],
+    ) {
       // Loaded on first use: few uploads ask for a size-enforcing POST policy.
       const { createPresignedPost } = await importExternal<
         typeof import('@aws-sdk/s3-presigned-post')
@@ -71,7 +79,7 @@ export function createPresignService({ presign, db, s3, presigner }: PresignServ
       const post = await createPresignedPost(await s3().signer.client(), {
         Bucket: scope.bucket,
         Key: key,
-        Conditions: [['content-length-range', body.size, body.size]],
+        Conditions: [['content-length-range', ...sizeRange]],
         Fields: body.contentType ? { 'Content-Type': body.contentType } : {},
         Expires: ttlS,
       });

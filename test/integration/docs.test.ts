@@ -84,8 +84,15 @@ describe('presign response schemas', () => {
       for (const [status, res] of Object.entries(op.responses)) {
         const schema = res.content?.['application/json']?.schema;
         expect(schema, `${name} ${status}`).toBeDefined();
-        // A placeholder is an object schema without properties; a union lists its members.
-        const shaped = schema?.properties ?? schema?.anyOf ?? schema?.oneOf;
+        // A placeholder is an object schema without properties; a union lists its members; a list
+        // (Uppy's list of parts) has shaped items; an answer that is deliberately empty (Uppy's abort)
+        // says so with additionalProperties: false.
+        const shaped =
+          schema?.properties ??
+          schema?.anyOf ??
+          schema?.oneOf ??
+          (schema?.items as { properties?: unknown } | undefined)?.properties ??
+          (schema?.additionalProperties === false ? {} : undefined);
         expect(shaped, `${name} ${status} has no declared shape`).toBeDefined();
         if (status.startsWith('4'))
           expect(Object.keys(schema?.properties as object)).toEqual(

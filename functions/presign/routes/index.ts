@@ -10,6 +10,7 @@ import { bucketTokenRoutes } from './bucket-tokens.ts';
 import { compatRoutes } from './compat.ts';
 import { objectRoutes } from './objects.ts';
 import { uploadRoutes } from './uploads.ts';
+import { uppyRoutes } from './uppy.ts';
 
 /** What the groups use: the core always; the Node function adds its services. */
 export interface PresignRouteDeps {
@@ -31,7 +32,7 @@ export function presignRoutes(deps: PresignRouteDeps): ApiRouter<CoreEnv> {
   r.route('/', uploadRoutes(deps.core, deps.uploads));
   r.route('/', objectRoutes(deps.core, deps.uploads));
   r.route('/', compatRoutes(deps.core, deps.uploads));
-  // --- MOUNT POINT: Uppy's S3 protocol group (./uppy.ts, written by the "browser" developer) goes
-  // here, e.g. `r.route('/', uppyRoutes(deps))`; add its path to ACCESS_PATHS in ../core.ts. ---
+  // Uppy's S3 protocol (Companion's routes), over the same uploads service and key rule.
+  if (deps.uploads) r.route('/', uppyRoutes(deps.core, deps.uploads));
   return r;
 }
