@@ -53,6 +53,11 @@ export interface TiffFacts {
   sizeC: number;
   sizeZ: number;
   sizeT: number;
+  /**
+   * The order of the planes in the IFDs, fastest first after X and Y (OME's DimensionOrder; ImageJ
+   * and plain multi-page files store channels fastest: `XYCZT`).
+   */
+  dimensionOrder: string;
   /** Where C/Z/T come from: OME-XML, the ImageJ description, or the IFDs themselves (a guess). */
   dimensionsFrom: 'ome-xml' | 'imagej' | 'ifds';
   /** Channel names (OME-XML), in channel order; empty when the file names none. */
@@ -202,6 +207,7 @@ const OME_TYPES: Record<string, string> = { float: 'float32', double: 'float64',
 interface OmeImage
   extends Pick<TiffSeries, 'name' | 'width' | 'height' | 'sizeC' | 'sizeZ' | 'sizeT' | 'channels'> {
   pixelType: string | undefined;
+  dimensionOrder: string;
   /** IFDs its planes take in the main chain (channels of several samples share one IFD). */
   planes: number;
   firstIfd: number | undefined;
@@ -231,6 +237,9 @@ export function omeImages(xml: string): OmeImage[] {
       sizeZ,
       sizeT,
       pixelType: type ? (OME_TYPES[type] ?? type) : undefined,
+      dimensionOrder: /^XY[CZT]{3}$/.test(attr(pixels, 'DimensionOrder') ?? '')
+        ? (attr(pixels, 'DimensionOrder') as string)
+        : 'XYCZT',
       channels: channelTags.map((c, i) => unescapeXml(attr(c, 'Name') ?? `C${i}`)),
       planes: Math.max(1, Math.ceil(sizeC / Math.max(1, spp))) * sizeZ * sizeT,
       firstIfd: ifds.length ? Math.min(...ifds) : undefined,
@@ -560,6 +569,7 @@ export async function readTiffFacts(file: string, opts: ReadTiffOptions = {}): P
       sizeC: dims.sizeC,
       sizeZ: dims.sizeZ,
       sizeT: dims.sizeT,
+      dimensionOrder: first0?.dimensionOrder ?? 'XYCZT',
       dimensionsFrom: dims.from,
       channels: first0?.channels ?? [],
       levels,
