@@ -16,6 +16,7 @@ import type { Services } from '../../shared/services.ts';
 import { createFsDriver } from '../../shared/storage/drivers/fs-driver.ts';
 import { AnnDataError, type AnnDataFacts, readAnnDataFacts } from './anndata-facts.ts';
 import { readTiffFacts, TiffError, type TiffFacts } from './tiff-facts.ts';
+import { viewablePyramid } from './viewer-rules.ts';
 
 export type Role = 'image' | 'h5ad' | 'preview';
 
@@ -72,6 +73,7 @@ export interface RegisterInput {
   copy_files: boolean;
   marker_cols: string[];
   overwrite: boolean;
+  make_preview?: boolean;
 }
 
 /** Lower-case; runs of anything but `a-z0-9_-` become `-`. */
@@ -273,7 +275,7 @@ function viewerFacts(services: Services, image: TiffFacts, size: number, preview
       `image is ${size} bytes, above the auto-load limit of ${autoloadMaxBytes} bytes`,
     ];
   const exceeds = image.width > 16_384 || image.height > 16_384;
-  const pyramidal = image.levels.length > 1 || image.subIfds > 0;
+  const pyramidal = viewablePyramid(image);
   return {
     autoload,
     autoload_reason: reason,
@@ -351,7 +353,7 @@ export const datasetService = {
     let tiff: TiffFacts;
     const imageSrc = await openable(services, image, 'url');
     try {
-      tiff = await readTiffFacts(imageSrc.path);
+      tiff = await readTiffFacts(imageSrc.path, { size: image.size });
     } catch (err) {
       if (err instanceof TiffError) throw ERRORS.invalidImage(imageField, err.message);
       throw err;
@@ -394,7 +396,7 @@ export const datasetService = {
         services,
         tiff,
         image.size,
-        preview?.path ?? (tiff.levels.length > 1 ? image.path : undefined),
+        preview?.path ?? (viewablePyramid(tiff) ? image.path : undefined),
       ),
     };
 
