@@ -73,7 +73,6 @@ export interface RegisterInput {
   copy_files: boolean;
   marker_cols: string[];
   overwrite: boolean;
-  make_preview?: boolean;
 }
 
 /** Lower-case; runs of anything but `a-z0-9_-` become `-`. */

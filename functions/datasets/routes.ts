@@ -30,7 +30,6 @@ const registerBody = z
      * Build a multiscale OME-Zarr preview (a `preview` job): default when the image needs one (over
      * 16k or the auto-load limit, no pyramid, no preview given); `false` never builds one.
      */
-    make_preview: z.optional(z.boolean()),
   })
   .check(
     z.superRefine((b, ctx) => {

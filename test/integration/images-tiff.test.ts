@@ -162,7 +162,7 @@ describe('registering them', () => {
   });
 
   it('warns about an image over 16k without a pyramid', async () => {
-    const r = await register('wide-16k.tif', { make_preview: false });
+    const r = await register('wide-16k.tif');
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     expect(r.body.manifest.viewer).toMatchObject({ exceeds_16k: true, preview_path: null });
     expect(r.body.manifest.viewer.recommendation).toMatch(/16,384/);
